@@ -1,0 +1,227 @@
+"""The benchmark: how fast toylab trains on this machine, measured side by side.
+
+``python -m toylab bench --json FILE`` measures, in one run:
+
+* ``matmul_gflops``: the fp32 ``torch.mm`` ceiling (n = 1024, default threads);
+* ``toylab_tokens_per_s`` and ``reference_tokens_per_s``: training throughput of the default
+  model through ``toylab.train`` and through a plain nanoGPT-style loop written below
+  (SDPA attention, default AdamW), timed interleaved on the same data; their ratio is
+  ``reference_ratio`` and ``mfu`` is toylab's model FLOP/s over the matmul ceiling;
+* ``rot3_seconds_to_99`` and friends: seconds of training (early-stop checks included,
+  data generation and the final evaluation not) until validation exact match reaches 99%,
+  median over 5 seeds, through ``toylab.experiment.run``;
+* ``sweep_speedup_2_workers``: the same batch of fixed-length runs through ``toylab.sweep``
+  with one worker and with two, pool start-up included.
+
+Every timing is a median over repeats; compared variants alternate so that a busy
+neighbour slows both. The machine's load average is recorded before and after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from toylab.cache import Cache
+from toylab.config import override
+from toylab.experiment import ExperimentConfig, build_model, run
+from toylab.splits import SplitConfig, make_split
+from toylab.sweep import Job, run_jobs
+from toylab.tasks import LetterConfig, make_task
+from toylab.train import TrainConfig, next_token_loss, train
+
+TARGETS = {"reference_ratio": (">=", 1.0), "rot3_seconds_to_99": ("<=", 0.4),
+           "sweep_speedup_2_workers": (">=", 1.6)}
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
+    """Median fp32 GFLOP/s of an n x n matmul at the current thread count."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        times.append((time.perf_counter() - start) / 10)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+class _RefBlock(nn.Module):
+    """nanoGPT's block, as a reader would first write it."""
+
+    def __init__(self, d: int, h: int):
+        super().__init__()
+        self.h = h
+        self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.c_attn, self.c_proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.h, C // self.h).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+        return x + self.mlp(self.ln_2(x))
+
+
+class _RefGPT(nn.Module):
+    def __init__(self, vocab: int, block: int, n_layer: int, n_head: int, d: int):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(block, d)
+        self.blocks = nn.ModuleList(_RefBlock(d, n_head) for _ in range(n_layer))
+        self.ln_f = nn.LayerNorm(d)
+        self.lm_head = nn.Linear(d, vocab, bias=False)
+        self.lm_head.weight = self.wte.weight
+
+    def forward(self, idx):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for block in self.blocks:
+            x = block(x)
+        return self.lm_head(self.ln_f(x))
+
+
+def _reference_loop(model: nn.Module, data: dict, steps: int, batch: int, lr: float,
+                    g: torch.Generator) -> None:
+    """The plain loop: sample, forward, masked loss, backward, step."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99))
+    tokens, mask = data["tokens"], data["mask"]
+    for _ in range(steps):
+        idx = torch.randint(0, len(tokens), (batch,), generator=g)
+        x, m = tokens[idx], mask[idx]
+        logits = model(x[:, :-1])
+        loss = F.cross_entropy(logits[m], x[:, 1:][m])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def throughput(batch: int = 64, steps: int = 60, repeats: int = 5) -> dict:
+    """Tokens per second of toylab's loop and of the reference loop, interleaved."""
+    cfg = ExperimentConfig()
+    task = make_task(cfg.task)
+    data = make_split(task, cfg.split, 0).train.to_tensors()
+    tcfg = TrainConfig(max_steps=steps, batch_size=batch, target_accuracy=None)
+    m = cfg.model
+
+    def ours() -> None:
+        model = build_model(cfg, task)
+        train(model, data, tcfg, torch.Generator().manual_seed(0),
+              loss_fn=next_token_loss)
+
+    def reference() -> None:
+        torch.manual_seed(0)
+        model = _RefGPT(len(task.vocab), task.max_len, m.n_layer, m.n_head, m.d_model)
+        _reference_loop(model, data, steps, batch, tcfg.lr, torch.Generator().manual_seed(0))
+
+    times = _interleaved({"toylab": ours, "reference": reference}, repeats)
+    tokens = batch * (data["tokens"].shape[1] - 1) * steps
+    model = build_model(cfg, task)
+    flops_per_token = 6 * model.n_params() + 12 * m.n_layer * data["tokens"].shape[1] * m.d_model
+    return {"batch": batch, "tokens_per_step": tokens // steps,
+            "toylab_tokens_per_s": tokens / times["toylab"],
+            "reference_tokens_per_s": tokens / times["reference"],
+            "flops_per_token": flops_per_token}
+
+
+def _interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    for fn in fns.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _letters(composition: tuple[str, ...], trace: bool, seed: int) -> ExperimentConfig:
+    """A one-composition task over 26 letters, strings of 8 (as in ``perf.md``)."""
+    task = LetterConfig(alphabet_size=26, lengths=(8,),
+                        transforms=tuple(dict.fromkeys(composition)),
+                        depths=(len(composition),), trace=trace)
+    split = SplitConfig(coverage=None, train_compositions=(composition,),
+                        train_lengths=(8,), tests=("id",), n_train=4000, n_test=512)
+    return ExperimentConfig(task=task, split=split, seed=seed)
+
+
+TIME_TO_99 = {
+    "rot3": (("rot3",), False),
+    "rot3_reverse": (("rot3", "reverse"), False),
+    "composition": (("rot3", "reverse"), True),
+}
+
+
+def seconds_to_99(name: str, seeds: int = 5) -> dict:
+    """Median training seconds and steps to 99% validation exact match over seeds."""
+    composition, trace = TIME_TO_99[name]
+    runs = [run(_letters(composition, trace, s), cache=None) for s in range(seeds)]
+    return {"seconds": statistics.median(r.info["train_seconds"] for r in runs),
+            "steps": statistics.median(r.info["steps"] for r in runs),
+            "all_reached": all(r.info["reached_target"] for r in runs),
+            "min_test_exact_match": min(r.value("id") for r in runs)}
+
+
+def sweep_speedup(n_runs: int = 12, steps: int = 150) -> dict:
+    """Wall time of the same fixed-length runs with one sweep worker and with two."""
+    jobs = []
+    for seed in range(n_runs):
+        cfg = override(_letters(("rot3", "reverse"), True, seed),
+                       {"train.max_steps": steps, "train.target_accuracy": None})
+        jobs.append(Job((("seed", seed),), cfg))
+    walls = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            run_jobs("toylab.experiment", jobs, Cache(tmp), workers, progress=False)
+            walls[workers] = time.perf_counter() - start
+    return {"runs": n_runs, "seconds_1_worker": walls[1], "seconds_2_workers": walls[2],
+            "speedup": walls[1] / walls[2]}
+
+
+def benchmark(quick: bool = False) -> dict:
+    """Run every measurement and return the JSON-ready report."""
+    load_before = os.getloadavg()
+    repeats = 2 if quick else 5
+    gflops = matmul_gflops(repeats=repeats)
+    tp = throughput(steps=20 if quick else 60, repeats=repeats)
+    times = {name: seconds_to_99(name, seeds=2 if quick else 5) for name in TIME_TO_99}
+    sweeps = sweep_speedup(n_runs=4 if quick else 12, steps=50 if quick else 150)
+    report = {
+        "matmul_gflops": gflops,
+        "mfu": tp["flops_per_token"] * tp["toylab_tokens_per_s"] / (gflops * 1e9),
+        "reference_ratio": tp["toylab_tokens_per_s"] / tp["reference_tokens_per_s"],
+        "rot3_seconds_to_99": times["rot3"]["seconds"],
+        "rot3_reverse_seconds_to_99": times["rot3_reverse"]["seconds"],
+        "composition_seconds_to_99": times["composition"]["seconds"],
+        "sweep_speedup_2_workers": sweeps["speedup"],
+        "details": {"throughput": tp, "seconds_to_99": times, "sweep": sweeps,
+                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "load_average_before": load_before,
+                    "load_average_after": os.getloadavg(), "quick": quick},
+    }
+    report["targets_met"] = {name: (report[name] >= bound if op == ">=" else
+                                    report[name] <= bound)
+                             for name, (op, bound) in TARGETS.items()}
+    return report
+
+
+def main(path: str | None, quick: bool = False) -> dict:
+    report = benchmark(quick)
+    text = json.dumps(report, indent=2)
+    if path:
+        with open(path, "w") as f:
+            f.write(text + "\n")
+    print(text)
+    return report

@@ -1,0 +1,205 @@
+"""Sweeps: a named grid of configs over several seeds, run in parallel, as one tidy CSV.
+
+A sweep file (JSON, shipped in ``toylab/sweeps/``) names an experiment module, a few fixed
+overrides, a grid and the seeds::
+
+    {
+      "description": "what the sweep shows",
+      "experiment": "toylab.experiment",
+      "base": {"task.transforms": ["rot3", "shift1"]},
+      "grid": {"split.coverage": [0.25, 0.5, 0.75], "task.trace": [true, false]},
+      "seeds": [0, 1, 2, 3, 4]
+    }
+
+Every combination of grid values is run once per seed. An experiment module provides
+``KIND`` (its cache kind), ``default_config()`` and ``run(cfg, cache=, threads=)``
+returning a result with a tidy ``metrics`` frame. Each run goes through the cache, so a
+sweep that is stopped and started again only runs what is missing. Workers are separate
+processes with one torch thread each (two cores, two workers); one thread also makes every
+run's numbers identical wherever it runs.
+
+Columns of the CSV: one per grid field (named by the field's last part, e.g. ``coverage``),
+then ``seed, split, part, metric, value, n``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib
+import itertools
+import json
+import multiprocessing
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from toylab.cache import Cache, key
+from toylab.config import override
+
+METRIC_COLUMNS = ["seed", "split", "part", "metric", "value", "n"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a sweep: the grid values that name it and its full config."""
+
+    columns: tuple[tuple[str, Any], ...]
+    config: Any
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    description: str
+    experiment: str
+    base: dict
+    grid: dict
+    seeds: tuple[int, ...]
+
+    def columns(self) -> dict[str, str]:
+        """Grid path -> column name (its last part, unless two grid fields share it)."""
+        short = {path: path.split(".")[-1] for path in self.grid}
+        clash = [p for p in short if list(short.values()).count(short[p]) > 1]
+        return {p: (p.replace(".", "_") if p in clash else s) for p, s in short.items()}
+
+    def jobs(self) -> list[Job]:
+        """Every grid point x seed, as validated configs (a bad value fails here)."""
+        module = importlib.import_module(self.experiment)
+        base = override(module.default_config(), self.base)
+        names = self.columns()
+        out = []
+        for values in itertools.product(*self.grid.values()):
+            point = dict(zip(self.grid, values))
+            try:
+                cfg = override(base, point)
+            except ValueError as err:
+                raise ValueError(f"sweep {self.name!r}, grid point {point}: {err}") from None
+            for seed in self.seeds:
+                cols = tuple((names[p], v) for p, v in point.items())
+                out.append(Job(cols, override(cfg, {"seed": seed})))
+        return out
+
+
+def available() -> list[str]:
+    """Names of the sweeps shipped with the package."""
+    folder = resources.files("toylab") / "sweeps"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def load_spec(name: str) -> SweepSpec:
+    """A shipped sweep by name, or a sweep file by path."""
+    path = Path(name)
+    if path.suffix == ".json" and path.exists():
+        text = path.read_text()
+    else:
+        file = resources.files("toylab") / "sweeps" / f"{name}.json"
+        if not file.is_file():
+            raise ValueError(f"no sweep named {name!r}; shipped sweeps: {available()} "
+                             "(or give the path of a .json sweep file)")
+        text = file.read_text()
+    raw = json.loads(text)
+    missing = {"experiment", "grid", "seeds"} - set(raw)
+    if missing:
+        raise ValueError(f"sweep {name!r} lacks {sorted(missing)}")
+    if not raw["seeds"] or not all(isinstance(s, int) for s in raw["seeds"]):
+        raise ValueError(f"sweep {name!r}: seeds must be a non-empty list of integers")
+    if not all(isinstance(v, list) and v for v in raw["grid"].values()):
+        raise ValueError(f"sweep {name!r}: every grid field needs a non-empty list")
+    return SweepSpec(Path(name).stem, raw.get("description", ""), raw["experiment"],
+                     raw.get("base", {}), raw["grid"], tuple(raw["seeds"]))
+
+
+def shipped(name: str) -> pd.DataFrame:
+    """The results of a shipped sweep, as produced by ``python -m toylab sweep NAME``."""
+    file = resources.files("toylab") / "sweeps" / f"{name}.csv"
+    if not file.is_file():
+        raise ValueError(f"no shipped results for sweep {name!r}; run "
+                         f"'python -m toylab sweep {name} --out {file}' to make them")
+    with file.open() as f:
+        return pd.read_csv(f)
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_job(experiment: str, config: Any, cache_root: str) -> None:
+    module = importlib.import_module(experiment)
+    module.run(config, cache=Cache(cache_root), threads=1)
+
+
+def _pool(workers: int) -> cf.ProcessPoolExecutor:
+    """Worker processes forked from a clean server process (no torch threads yet)."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
+
+
+def run_jobs(experiment: str, jobs: list[Job], cache: Cache, workers: int = 2,
+             progress: bool = True) -> None:
+    """Run every job that is not cached yet, ``workers`` at a time."""
+    module = importlib.import_module(experiment)
+    todo = [j for j in jobs if key(module.KIND, j.config) not in cache]
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="run",
+               disable=not progress)
+    try:
+        if workers <= 1:
+            for job in todo:
+                _run_job(experiment, job.config, str(cache.root))
+                bar.update()
+            return
+        with _pool(workers) as pool:
+            futures = {pool.submit(_run_job, experiment, j.config, str(cache.root)): j
+                       for j in todo}
+            try:
+                for fut in cf.as_completed(futures):
+                    fut.result()
+                    bar.update()
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+    finally:
+        bar.close()
+
+
+def collect(experiment: str, jobs: list[Job], cache: Cache) -> pd.DataFrame:
+    """The tidy frame of finished jobs (all must be cached)."""
+    module = importlib.import_module(experiment)
+    frames = []
+    for job in jobs:
+        result = module.run(job.config, cache=cache, threads=1)
+        frame = result.metrics.copy()
+        for name, value in reversed(job.columns):
+            frame.insert(0, name, value if not isinstance(value, list) else str(value))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def sweep(name: str, *, workers: int = 2, cache: Cache | None = None,
+          out: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """Run a named sweep (resuming from the cache) and return its tidy frame.
+
+    Args:
+        name: a shipped sweep name (``available()``) or a path to a sweep file.
+        workers: parallel worker processes, 1-64.
+        cache: where results live; default ``Cache()`` (``$TOYLAB_CACHE``).
+        out: if given, the CSV is written there.
+        progress: show a progress bar over runs.
+    """
+    if not isinstance(workers, int) or not 1 <= workers <= 64:
+        raise ValueError(f"workers must be an integer in [1, 64], got {workers!r}")
+    spec = load_spec(name)
+    jobs = spec.jobs()
+    store = cache or Cache()
+    run_jobs(spec.experiment, jobs, store, workers, progress)
+    frame = collect(spec.experiment, jobs, store)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False)
+    return frame

@@ -1,0 +1,55 @@
+import json
+
+import pytest
+
+from toylab.cache import Cache
+from toylab.sweep import available, load_spec, sweep
+
+SPEC = {
+    "description": "tiny",
+    "experiment": "toylab.experiment",
+    "base": {"split.n_train": 200, "split.n_test": 16, "train.max_steps": 10,
+             "split.tests": ["id"]},
+    "grid": {"split.coverage": [0.25, 0.5]},
+}
+
+
+def write(tmp_path, seeds, name="tiny"):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({**SPEC, "seeds": seeds}))
+    return str(path)
+
+
+def test_sweep_writes_a_tidy_csv_and_resumes(tmp_path):
+    cache = Cache(tmp_path / "cache")
+    first = sweep(write(tmp_path, [0]), workers=2, cache=cache, progress=False)
+    assert list(first.columns) == ["coverage", "seed", "split", "part", "metric", "value",
+                                   "n"]
+    entries = {p.name: p.stat().st_mtime_ns for p in cache.root.glob("*.json")}
+    assert len(entries) == 2
+    # "interrupted" after seed 0: the full sweep only runs what is missing
+    out = tmp_path / "out.csv"
+    full = sweep(write(tmp_path, [0, 1]), workers=2, cache=cache, out=out,
+                 progress=False)
+    after = {p.name: p.stat().st_mtime_ns for p in cache.root.glob("*.json")}
+    assert len(after) == 4 and all(after[k] == v for k, v in entries.items())
+    assert sorted(full.seed.unique()) == [0, 1] and out.read_text().startswith("coverage")
+    again = sweep(write(tmp_path, [0, 1]), workers=1, cache=cache, progress=False)
+    assert again.equals(full)
+
+
+def test_bad_sweeps_say_what_is_wrong(tmp_path):
+    with pytest.raises(ValueError, match="shipped sweeps"):
+        load_spec("no-such-sweep")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**SPEC, "seeds": [0], "grid": {"split.coverage": [2.0]}}))
+    with pytest.raises(ValueError, match="coverage"):
+        sweep(str(bad), cache=Cache(tmp_path), progress=False)
+    with pytest.raises(ValueError, match="workers"):
+        sweep("demo", workers=0)
+
+
+def test_shipped_sweeps_are_valid():
+    assert "demo" in available()
+    for name in available():
+        assert load_spec(name).jobs()

@@ -1,0 +1,70 @@
+import torch
+
+from toylab.train import (Progress, TrainConfig, early_stop_accuracy, next_token_loss,
+                          sequence_accuracy, train)
+from toylab.model import ModelConfig, TinyTransformer
+
+
+def copy_task(n=512, seed=0):
+    """Prompt: 3 digits and a separator; target: the same digits (a task-free batch)."""
+    g = torch.Generator().manual_seed(seed)
+    digits = torch.randint(2, 8, (n, 3), generator=g)
+    tokens = torch.cat([digits, torch.ones(n, 1, dtype=torch.long), digits], dim=1)
+    mask = torch.zeros(n, 6, dtype=torch.bool)
+    mask[:, 3:] = True
+    return {"tokens": tokens, "mask": mask}
+
+
+def model(seed=0):
+    return TinyTransformer(ModelConfig(), 8, 8).init_weights(
+        torch.Generator().manual_seed(seed))
+
+
+def test_early_stop_at_target_and_history():
+    m, data, val = model(), copy_task(), copy_task(256, seed=1)
+    cfg = TrainConfig(max_steps=2000, eval_every=10, target_accuracy=0.99)
+    result = train(m, data, cfg, torch.Generator().manual_seed(0),
+                   accuracy_fn=early_stop_accuracy(val, 0.99))
+    assert result.reached_target and result.steps < 2000 and result.steps % 10 == 0
+    assert sequence_accuracy(m, val) >= 0.99
+    assert [row["step"] for row in result.history] == list(range(1, result.steps + 1))
+    assert "accuracy" in result.history[-1]
+
+
+def test_callback_sees_progress_and_can_cancel():
+    seen: list[Progress] = []
+
+    def callback(p: Progress):
+        seen.append(p)
+        return p.step < 30
+
+    result = train(model(), copy_task(), TrainConfig(max_steps=500, eval_every=10),
+                   torch.Generator().manual_seed(0), accuracy_fn=lambda m: 0.0,
+                   callback=callback)
+    assert result.cancelled and result.steps == 30
+    assert [p.step for p in seen] == [10, 20, 30] and seen[-1].eta > 0
+
+
+def test_loss_is_pluggable():
+    calls = []
+
+    def loss_fn(m, batch):
+        calls.append(batch["tokens"].shape)
+        return next_token_loss(m, batch) * 0.0 + m.tok_emb.weight.sum() * 0.0
+
+    m = model()
+    before = [p.clone() for p in m.parameters()]
+    train(m, copy_task(), TrainConfig(max_steps=5, batch_size=4, target_accuracy=None),
+          torch.Generator().manual_seed(0), loss_fn=loss_fn)
+    assert calls == [torch.Size([4, 7])] * 5
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))
+
+
+def test_same_generator_same_weights():
+    runs = []
+    for _ in range(2):
+        m = model()
+        train(m, copy_task(), TrainConfig(max_steps=20, target_accuracy=None),
+              torch.Generator().manual_seed(5))
+        runs.append(torch.cat([p.flatten() for p in m.parameters()]))
+    assert torch.equal(*runs)
