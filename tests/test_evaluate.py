@@ -11,16 +11,16 @@ from toylab.tasks import LetterConfig, make_task
 class Oracle(nn.Module):
     """Predicts the next token of a known table of full sequences (prompt -> target)."""
 
-    def __init__(self, sequences, vocab_size, wrong_after=None):
+    def __init__(self, sequences, vocab_size):
         super().__init__()
         self.table = {tuple(s[:i]): s[i] for s in sequences for i in range(1, len(s))}
-        self.vocab_size, self.wrong_after = vocab_size, wrong_after
+        self.vocab_size = vocab_size
 
     def forward(self, idx):
         logits = torch.zeros(*idx.shape, self.vocab_size)
         for b, row in enumerate(idx.tolist()):
-            nxt = self.table.get(tuple(row), 1)
-            logits[b, -1, nxt] = 1.0
+            for t in range(len(row)):
+                logits[b, t, self.table.get(tuple(row[:t + 1]), 1)] = 1.0
         return logits
 
 
@@ -62,3 +62,24 @@ def test_no_trace_has_no_reasoning_part():
     split = make_split(task, SplitConfig(coverage=0.5, tests=("id",), n_test=10), 0)
     metrics, _ = evaluate(Oracle([], len(task.vocab)), task, split.tests)
     assert {m["part"] for m in metrics} == {"full", "answer"}
+
+
+@pytest.mark.parametrize("steps", [0, 60, 300])
+def test_shortcut_decoding_equals_plain_greedy_decoding(steps):
+    from toylab.config import override
+    from toylab.experiment import ExperimentConfig, build_model, fit
+    from toylab.evaluate import decode_examples
+
+    cfg = override(ExperimentConfig(), {
+        "task.noise_p": 0.3, "split.tests": ["id", "cmp", "length", "noise"],
+        "split.n_test": 64, "train.max_steps": max(steps, 1),
+        "train.target_accuracy": None})
+    task = make_task(cfg.task)
+    split = make_split(task, cfg.split, 0)
+    model = build_model(cfg, task)
+    if steps:
+        fit(model, split.train, split.val, cfg)
+    eos = task.vocab.index["<eos>"]
+    for ex in split.tests.values():
+        plain = greedy_decode(model, ex.prompts(), 20, eos)
+        assert decode_examples(model, ex, 20, eos) == plain

@@ -14,21 +14,18 @@ from toylab.cache import Cache
 
 
 def _demo(seeds: int) -> None:
-    import pandas as pd
-
-    from toylab.experiment import run
-    from toylab.sweep import load_spec
+    """The demo sweep's first ``seeds`` seeds, in parallel and through the cache, so the
+    table matches the shipped ``demo.csv``."""
+    from toylab.sweep import collect, load_spec, run_jobs
 
     spec = load_spec("demo")
     print(spec.description, "\n")
     jobs = [j for j in spec.jobs() if j.config.seed < seeds]
-    frames = []
-    for job in jobs:
-        result = run(job.config, progress=True)
-        frame = result.metrics.assign(**dict(job.columns))
-        frames.append(frame[frame.part == "full"])
-    table = pd.concat(frames).pivot_table(index=["trace", "split"], columns="metric",
-                                          values="value", aggfunc="mean")
+    cache = Cache()
+    run_jobs(spec.experiment, jobs, cache, workers=2)
+    frame = collect(spec.experiment, jobs, cache)
+    table = frame[frame.part == "full"].pivot_table(
+        index=["trace", "split"], columns="metric", values="value", aggfunc="mean")
     print(f"\nmean over {seeds} seeds (full output; exact match and BLEU: higher is "
           "better, edit distance: lower is better)")
     print(table.round(3).to_string())

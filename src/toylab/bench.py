@@ -9,9 +9,10 @@
   ``reference_ratio`` and ``mfu`` is toylab's model FLOP/s over the matmul ceiling;
 * ``rot3_seconds_to_99`` and friends: seconds of training (early-stop checks included,
   data generation and the final evaluation not) until validation exact match reaches 99%,
-  median over 5 seeds, through ``toylab.experiment.run``;
+  median over 5 seeds, through ``toylab.experiment.run`` on all cores (and, for ROT-3,
+  on one thread too, the default of ``TrainConfig``);
 * ``sweep_speedup_2_workers``: the same batch of fixed-length runs through ``toylab.sweep``
-  with one worker and with two, pool start-up included.
+  in a warm pool of one worker and of two (start-up reported beside it).
 
 Every timing is a median over repeats; compared variants alternate so that a busy
 neighbour slows both. The machine's load average is recorded before and after.
@@ -34,7 +35,7 @@ from toylab.cache import Cache
 from toylab.config import override
 from toylab.experiment import ExperimentConfig, build_model, run
 from toylab.splits import SplitConfig, make_split
-from toylab.sweep import Job, run_jobs
+from toylab.sweep import Job, make_pool, run_jobs
 from toylab.tasks import LetterConfig, make_task
 from toylab.train import TrainConfig, next_token_loss, train
 
@@ -146,14 +147,16 @@ def _interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, 
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def _letters(composition: tuple[str, ...], trace: bool, seed: int) -> ExperimentConfig:
+def _letters(composition: tuple[str, ...], trace: bool, seed: int, threads: int = 1
+             ) -> ExperimentConfig:
     """A one-composition task over 26 letters, strings of 8 (as in ``perf.md``)."""
     task = LetterConfig(alphabet_size=26, lengths=(8,),
                         transforms=tuple(dict.fromkeys(composition)),
                         depths=(len(composition),), trace=trace)
     split = SplitConfig(coverage=None, train_compositions=(composition,),
                         train_lengths=(8,), tests=("id",), n_train=4000, n_test=512)
-    return ExperimentConfig(task=task, split=split, seed=seed)
+    return ExperimentConfig(task=task, split=split, seed=seed,
+                            train=TrainConfig(threads=threads))
 
 
 TIME_TO_99 = {
@@ -163,30 +166,41 @@ TIME_TO_99 = {
 }
 
 
-def seconds_to_99(name: str, seeds: int = 5) -> dict:
-    """Median training seconds and steps to 99% validation exact match over seeds."""
+def seconds_to_99(name: str, seeds: int = 5, threads: int | None = None) -> dict:
+    """Median training seconds and steps to 99% validation exact match over seeds, on
+    ``threads`` torch threads (default: all of this machine's)."""
     composition, trace = TIME_TO_99[name]
-    runs = [run(_letters(composition, trace, s), cache=None) for s in range(seeds)]
+    threads = threads or torch.get_num_threads()
+    run(_letters(composition, trace, 99, threads), cache=None)  # warm: first use imports
+    runs = [run(_letters(composition, trace, s, threads), cache=None) for s in range(seeds)]
     return {"seconds": statistics.median(r.info["train_seconds"] for r in runs),
             "steps": statistics.median(r.info["steps"] for r in runs),
+            "threads": threads,
             "all_reached": all(r.info["reached_target"] for r in runs),
             "min_test_exact_match": min(r.value("id") for r in runs)}
 
 
 def sweep_speedup(n_runs: int = 12, steps: int = 150) -> dict:
-    """Wall time of the same fixed-length runs with one sweep worker and with two."""
+    """Sweep throughput: the same fixed-length runs through a warm pool of one worker and
+    of two (each worker on one torch thread); pool start-up is timed separately."""
     jobs = []
     for seed in range(n_runs):
         cfg = override(_letters(("rot3", "reverse"), True, seed),
                        {"train.max_steps": steps, "train.target_accuracy": None})
         jobs.append(Job((("seed", seed),), cfg))
-    walls = {}
+    walls, startup = {}, {}
     for workers in (1, 2):
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            run_jobs("toylab.experiment", jobs, Cache(tmp), workers, progress=False)
-            walls[workers] = time.perf_counter() - start
-    return {"runs": n_runs, "seconds_1_worker": walls[1], "seconds_2_workers": walls[2],
+        start = time.perf_counter()
+        with make_pool(workers) as pool:
+            list(pool.map(time.sleep, [0.05] * workers))  # every worker up and running
+            startup[workers] = time.perf_counter() - start
+            with tempfile.TemporaryDirectory() as tmp:
+                start = time.perf_counter()
+                run_jobs("toylab.experiment", jobs, Cache(tmp), workers, progress=False,
+                         pool=pool)
+                walls[workers] = time.perf_counter() - start
+    return {"runs": n_runs, "steps_per_run": steps, "seconds_1_worker": walls[1],
+            "seconds_2_workers": walls[2], "pool_startup_seconds": startup,
             "speedup": walls[1] / walls[2]}
 
 
@@ -196,7 +210,9 @@ def benchmark(quick: bool = False) -> dict:
     repeats = 2 if quick else 5
     gflops = matmul_gflops(repeats=repeats)
     tp = throughput(steps=20 if quick else 60, repeats=repeats)
-    times = {name: seconds_to_99(name, seeds=2 if quick else 5) for name in TIME_TO_99}
+    seeds = 2 if quick else 5
+    times = {name: seconds_to_99(name, seeds) for name in TIME_TO_99}
+    times["rot3_1_thread"] = seconds_to_99("rot3", seeds, threads=1)
     sweeps = sweep_speedup(n_runs=4 if quick else 12, steps=50 if quick else 150)
     report = {
         "matmul_gflops": gflops,

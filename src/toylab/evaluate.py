@@ -57,22 +57,24 @@ class EvalConfig:
 
 
 @torch.inference_mode()
-def greedy_decode(model: nn.Module, prompts: Sequence[np.ndarray], max_new: int,
-                  eos_id: int, batch_size: int = 1024) -> list[list[int]]:
-    """Decode each prompt greedily until ``<eos>`` or ``max_new`` tokens.
+def greedy_decode(model: nn.Module, prompts: Sequence[np.ndarray],
+                  max_new: int | Sequence[int], eos_id: int, batch_size: int = 1024
+                  ) -> list[list[int]]:
+    """Decode each prompt greedily until ``<eos>`` or its ``max_new`` tokens.
 
-    Prompts of equal length are decoded together; the returned outputs exclude the prompt
-    and include the ``<eos>`` if one was produced.
+    Prompts of equal length (and limit) are decoded together; the returned outputs exclude
+    the prompt and include the ``<eos>`` if one was produced.
     """
     was_training = model.training
     model.eval()
     block = getattr(model, "block_size", None)
+    limits = [max_new] * len(prompts) if isinstance(max_new, int) else list(max_new)
     outputs: list[list[int]] = [[] for _ in prompts]
-    by_len: dict[int, list[int]] = defaultdict(list)
-    for i, p in enumerate(prompts):
-        by_len[len(p)].append(i)
-    for plen, rows in by_len.items():
-        steps = max_new if block is None else min(max_new, block - plen)
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, (p, limit) in enumerate(zip(prompts, limits)):
+        groups[len(p), limit].append(i)
+    for (plen, limit), rows in groups.items():
+        steps = limit if block is None else min(limit, block - plen)
         for start in range(0, len(rows), batch_size):
             chunk = rows[start:start + batch_size]
             seq = torch.from_numpy(np.stack([prompts[i] for i in chunk]))  # (B, P)
@@ -85,6 +87,48 @@ def greedy_decode(model: nn.Module, prompts: Sequence[np.ndarray], max_new: int,
                     break
             for i, row in zip(chunk, seq[:, plen:].tolist()):
                 outputs[i] = row[:row.index(eos_id) + 1] if eos_id in row else row
+    model.train(was_training)
+    return outputs
+
+
+@torch.inference_mode()
+def decode_examples(model: nn.Module, ex: Examples, max_new: int, eos_id: int,
+                    batch_size: int = 1024) -> list[list[int]]:
+    """Greedy outputs for examples whose targets are known, found with less work.
+
+    Greedy decoding reproduces the target for as long as the target token is the argmax,
+    and one teacher-forced pass shows how long that is for every example. So each output is
+    the target up to the first position the model gets wrong, then the model's token there,
+    then ordinary greedy decoding from that point: the same output as ``greedy_decode`` from
+    the prompt, without re-running the model over the prefix it gets right.
+    """
+    was_training = model.training
+    model.eval()
+    data = ex.to_tensors()
+    tokens, mask = data["tokens"], data["mask"]
+    outputs: list[list[int]] = []
+    resume: list[tuple[int, np.ndarray, int]] = []  # (row, new prompt, tokens left)
+    for start in range(0, len(tokens), batch_size):
+        x, m = tokens[start:start + batch_size], mask[start:start + batch_size]
+        pred = model(x[:, :-1]).argmax(-1)  # (B, T-1)
+        wrong = (pred != x[:, 1:]) & m
+        for b in range(len(x)):
+            i = start + b
+            p, n = int(ex.prompt_len[i]), int(ex.length[i])
+            target = ex.tokens[i, p:n].tolist()
+            if not wrong[b].any():
+                outputs.append(target)
+                continue
+            pos = int(wrong[b].nonzero()[0])  # the label at pos is token pos + 1
+            out = target[:pos + 1 - p] + [int(pred[b, pos])]
+            outputs.append(out)
+            if out[-1] != eos_id and len(out) < max_new:
+                resume.append((i, np.concatenate([ex.tokens[i, :p], out]),
+                               max_new - len(out)))
+    rest = greedy_decode(model, [r[1] for r in resume], [r[2] for r in resume], eos_id,
+                         batch_size)
+    for (i, _, _), more in zip(resume, rest):
+        outputs[i] = outputs[i] + more
     model.train(was_training)
     return outputs
 
@@ -130,7 +174,7 @@ def evaluate(model: nn.Module, task: Task, tests: dict[str, Examples],
             continue
         prompts, targets = ex.prompts(), ex.targets()
         max_new = max(len(t) for t in targets) + cfg.extra_tokens
-        outputs = greedy_decode(model, prompts, max_new, eos_id, cfg.batch_size)
+        outputs = decode_examples(model, ex, max_new, eos_id, cfg.batch_size)
         sums: dict[tuple[str, str], float] = defaultdict(float)
         counts: dict[str, int] = defaultdict(int)
         for i, (target, output) in enumerate(zip(targets, outputs)):

@@ -105,11 +105,8 @@ class Result:
 
 
 @contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run torch on ``n`` threads inside the block (None leaves it alone)."""
-    if n is None:
-        yield
-        return
+def torch_threads(n: int) -> Iterator[None]:
+    """Run torch on ``n`` threads inside the block."""
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -167,27 +164,24 @@ class Cancelled(Exception):
 
 def run(cfg: ExperimentConfig = ExperimentConfig(), *, cache: Cache | None | bool = True,
         callback: Callable[[Progress], bool | None] | None = None,
-        progress: bool = False, threads: int | None = None) -> Result:
+        progress: bool = False) -> Result:
     """Train and evaluate one configuration (or load it from the cache).
 
     Args:
-        cfg: the experiment.
+        cfg: the experiment; it trains on ``cfg.train.threads`` torch threads.
         cache: True for the default cache folder, a ``Cache``, or False/None for none.
         callback: training progress hook; returning False cancels (raises ``Cancelled``).
         progress: show a progress bar with the time left.
-        threads: torch threads to train on; None keeps the current setting.
 
     Returns:
         The ``Result``; its ``metrics`` columns are ``seed, split, part, metric, value, n``.
     """
     store = Cache() if cache is True else (cache or None)
-    with torch_threads(threads):
+    with torch_threads(cfg.train.threads):
         payload = cached(KIND, cfg, lambda: _compute(cfg, callback, progress), store)
     result = Result.from_payload(cfg, payload)
     result.metrics = result.metrics[["seed", "split", "part", "metric", "value", "n"]]
     return result
-
-
 
 def default_config() -> ExperimentConfig:
     """The configuration sweeps start from."""

@@ -12,11 +12,10 @@ overrides, a grid and the seeds::
     }
 
 Every combination of grid values is run once per seed. An experiment module provides
-``KIND`` (its cache kind), ``default_config()`` and ``run(cfg, cache=, threads=)``
-returning a result with a tidy ``metrics`` frame. Each run goes through the cache, so a
-sweep that is stopped and started again only runs what is missing. Workers are separate
-processes with one torch thread each (two cores, two workers); one thread also makes every
-run's numbers identical wherever it runs.
+``KIND`` (its cache kind), ``default_config()`` and ``run(cfg, cache=)`` returning a
+result with a tidy ``metrics`` frame. Each run goes through the cache, so a sweep that is
+stopped and started again only runs what is missing. Workers are separate processes; each
+trains on the config's ``train.threads`` (1 by default: two cores, two workers).
 
 Columns of the CSV: one per grid field (named by the field's last part, e.g. ``coverage``),
 then ``seed, split, part, metric, value, n``.
@@ -25,6 +24,7 @@ then ``seed, split, part, metric, value, n``.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import importlib
 import itertools
 import json
@@ -131,38 +131,51 @@ def _worker_init() -> None:
 
 def _run_job(experiment: str, config: Any, cache_root: str) -> None:
     module = importlib.import_module(experiment)
-    module.run(config, cache=Cache(cache_root), threads=1)
+    module.run(config, cache=Cache(cache_root))
 
 
-def _pool(workers: int) -> cf.ProcessPoolExecutor:
-    """Worker processes forked from a clean server process (no torch threads yet)."""
+def make_pool(workers: int, experiment: str = "toylab.experiment"
+              ) -> cf.ProcessPoolExecutor:
+    """Worker processes forked from a server that has imported the experiment (and torch)
+    once but started no torch threads, so forking is safe and each worker starts at once.
+    Where there is no fork server (Windows), workers are spawned."""
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        # torch's optimizers import torch._dynamo (about a second) on first use
+        ctx.set_forkserver_preload([experiment, "torch._dynamo"])
     return cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
 
 
 def run_jobs(experiment: str, jobs: list[Job], cache: Cache, workers: int = 2,
-             progress: bool = True) -> None:
-    """Run every job that is not cached yet, ``workers`` at a time."""
+             progress: bool = True, pool: cf.Executor | None = None) -> None:
+    """Run every job that is not cached yet, ``workers`` at a time.
+
+    With ``workers=1`` and no ``pool`` the jobs run in this process; ``pool`` reuses an
+    executor from ``make_pool`` (the benchmark does, to time runs without start-up).
+    """
     module = importlib.import_module(experiment)
     todo = [j for j in jobs if key(module.KIND, j.config) not in cache]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="run",
                disable=not progress)
     try:
-        if workers <= 1:
+        if workers <= 1 and pool is None:
             for job in todo:
                 _run_job(experiment, job.config, str(cache.root))
                 bar.update()
             return
-        with _pool(workers) as pool:
-            futures = {pool.submit(_run_job, experiment, j.config, str(cache.root)): j
-                       for j in todo}
+        with contextlib.ExitStack() as stack:
+            if pool is None:
+                pool = stack.enter_context(make_pool(workers, experiment))
+            futures = [pool.submit(_run_job, experiment, j.config, str(cache.root))
+                       for j in todo]
             try:
                 for fut in cf.as_completed(futures):
                     fut.result()
                     bar.update()
             except BaseException:
-                pool.shutdown(cancel_futures=True)
+                for fut in futures:
+                    fut.cancel()
                 raise
     finally:
         bar.close()
@@ -173,7 +186,7 @@ def collect(experiment: str, jobs: list[Job], cache: Cache) -> pd.DataFrame:
     module = importlib.import_module(experiment)
     frames = []
     for job in jobs:
-        result = module.run(job.config, cache=cache, threads=1)
+        result = module.run(job.config, cache=cache)
         frame = result.metrics.copy()
         for name, value in reversed(job.columns):
             frame.insert(0, name, value if not isinstance(value, list) else str(value))

@@ -39,6 +39,10 @@ class TrainConfig:
         eval_every: steps between early-stop checks, 1-10,000.
         target_accuracy: stop once validation exact match reaches this, in (0, 1]; None
             trains for ``max_steps``.
+        threads: torch threads for training and evaluation, 1-64. Part of the config
+            because another thread count sums in another order and gives slightly
+            different numbers; with 1 (the default) a config gives the same numbers in a
+            notebook, a sweep worker and a test. ``toylab.experiment.run`` applies it.
     """
 
     max_steps: int = 1500
@@ -47,6 +51,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     eval_every: int = 10
     target_accuracy: float | None = 0.99
+    threads: int = 1
 
     def __post_init__(self):
         check_range("max_steps", self.max_steps, 1, 100_000, integer=True)
@@ -56,6 +61,7 @@ class TrainConfig:
         check_range("eval_every", self.eval_every, 1, 10_000, integer=True)
         if self.target_accuracy is not None:
             check_range("target_accuracy", self.target_accuracy, 1e-6, 1.0)
+        check_range("threads", self.threads, 1, 64, integer=True)
 
 
 @dataclass
