@@ -4,8 +4,8 @@ import warnings
 import pytest
 
 from toylab.cache import Cache, cached, default_dir, key
-from toylab.experiment import ExperimentConfig
 from toylab.config import override
+from toylab.experiment import ExperimentConfig
 
 
 def test_folder_comes_from_the_environment(tmp_path, monkeypatch):

@@ -1,8 +1,16 @@
 import numpy as np
 import pytest
 
-from toylab.tasks import (TASKS, Cell, Examples, LetterConfig, LetterTask, make_task,
-                          sample_strings, transform_fn)
+from toylab.tasks import (
+    TASKS,
+    Cell,
+    Examples,
+    LetterConfig,
+    LetterTask,
+    make_task,
+    sample_strings,
+    transform_fn,
+)
 
 CONFIGS = [
     LetterConfig(),

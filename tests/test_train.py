@@ -1,8 +1,14 @@
 import torch
 
-from toylab.train import (Progress, TrainConfig, early_stop_accuracy, next_token_loss,
-                          sequence_accuracy, train)
 from toylab.model import ModelConfig, TinyTransformer
+from toylab.train import (
+    Progress,
+    TrainConfig,
+    early_stop_accuracy,
+    next_token_loss,
+    sequence_accuracy,
+    train,
+)
 
 
 def copy_task(n=512, seed=0):

@@ -123,12 +123,14 @@ def throughput(batch: int = 64, steps: int = 60, repeats: int = 5) -> dict:
     def reference() -> None:
         torch.manual_seed(0)
         model = _RefGPT(len(task.vocab), task.max_len, m.n_layer, m.n_head, m.d_model)
-        _reference_loop(model, data, steps, batch, tcfg.lr, torch.Generator().manual_seed(0))
+        g = torch.Generator().manual_seed(0)
+        _reference_loop(model, data, steps, batch, tcfg.lr, g)
 
     times = _interleaved({"toylab": ours, "reference": reference}, repeats)
     tokens = batch * (data["tokens"].shape[1] - 1) * steps
     model = build_model(cfg, task)
-    flops_per_token = 6 * model.n_params() + 12 * m.n_layer * data["tokens"].shape[1] * m.d_model
+    seq = data["tokens"].shape[1]
+    flops_per_token = 6 * model.n_params() + 12 * m.n_layer * seq * m.d_model
     return {"batch": batch, "tokens_per_step": tokens // steps,
             "toylab_tokens_per_s": tokens / times["toylab"],
             "reference_tokens_per_s": tokens / times["reference"],

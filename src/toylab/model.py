@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from toylab.config import check_range
 
@@ -98,8 +97,8 @@ class Block(nn.Module):
 class TinyTransformer(nn.Module):
     """Decoder-only transformer over a task's vocabulary.
 
-    The constructor only builds; call ``init_weights(generator)`` to draw the weights from an
-    explicit seed (``toylab.experiment`` does).
+    The constructor only builds; call ``init_weights(generator)`` to draw the weights from
+    an explicit seed (``toylab.experiment`` does).
 
     Args:
         cfg: the size.

@@ -16,9 +16,9 @@ axes:
 * ``length``: the training compositions at the grid's other lengths.
 * ``noise``: the training compositions in the noisy format.
 
-A *patch* (``patch > 0``) adds examples of one held-out split's cells to training, drawn from
-the train share of their strings, so the split's test strings stay unseen. The split records
-the patched cells, and the leakage check allows exactly those.
+A *patch* (``patch > 0``) adds examples of one held-out split's cells to training, drawn
+from the train share of their strings, so the split's test strings stay unseen. The split
+records the patched cells, and the leakage check allows exactly those.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class SplitConfig:
 
     Attributes:
         coverage: share of the composition grid training touches, in (0, 1]. The number of
-            training compositions is ``round(coverage * grid size)``, at least one. Ignored
+            training compositions is ``coverage * grid size``, rounded half up; at least
+            one. Ignored
             (must be None) when ``train_compositions`` is given.
         train_compositions: an explicit list of training compositions, e.g.
             ``(("rot3", "rot3"), ("rot3", "shift1"))``, instead of a coverage.
@@ -163,16 +164,20 @@ class Split:
                                        "example")
 
 
-def choose_compositions(grid: Sequence[tuple[str, ...]], eligible: Sequence[tuple[str, ...]],
-                        coverage: float, rng: np.random.Generator) -> list[tuple[str, ...]]:
-    """Pick ``round(coverage * len(grid))`` training compositions from ``eligible``.
+Composition = tuple[str, ...]
+
+
+def choose_compositions(grid: Sequence[Composition], eligible: Sequence[Composition],
+                        coverage: float, rng: np.random.Generator) -> list[Composition]:
+    """Pick ``coverage * len(grid)`` (rounded) training compositions from ``eligible``.
 
     Compositions are taken in a random order, except that while some eligible
     transformation is not covered yet, the first composition adding the most uncovered
-    ones goes next, so every transformation is seen as early as coverage allows; with few compositions, that leaves unseen *compositions* of seen parts (the
-    informative ``cmp`` test) rather than unseen parts.
+    ones goes next. So every transformation is seen as early as coverage allows, and few
+    compositions leave unseen *compositions* of seen parts (the informative ``cmp`` test)
+    rather than unseen parts.
     """
-    n = round(coverage * len(grid))
+    n = int(coverage * len(grid) + 0.5)  # half rounds up
     if n < 1:
         raise ValueError(f"coverage={coverage} gives no training composition; the grid "
                          f"has {len(grid)} compositions, so coverage must be at least "

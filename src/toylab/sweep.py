@@ -77,7 +77,8 @@ class SweepSpec:
             try:
                 cfg = override(base, point)
             except ValueError as err:
-                raise ValueError(f"sweep {self.name!r}, grid point {point}: {err}") from None
+                raise ValueError(f"sweep {self.name!r}, grid point {point}: {err}"
+                                 ) from None
             for seed in self.seeds:
                 cols = tuple((names[p], v) for p, v in point.items())
                 out.append(Job(cols, override(cfg, {"seed": seed})))
