@@ -109,3 +109,11 @@ def test_parts_split_reasoning_and_answer():
     assert parts["reasoning"] == "D E F G [reverse]".split()
     assert parts["answer"] == "G F E D".split()
     assert task.parts("D E F G".split())["answer"] == []
+
+
+def test_solver_rejects_foreign_tokens_clearly():
+    task = LetterTask(LetterConfig(transforms=("rot3", "atbash")))
+    with pytest.raises(ValueError, match="not letters or transformations"):
+        task.solve("A B [reverse] <think>".split())
+    with pytest.raises(ValueError, match="not a clean prompt"):
+        task.solve("A B".split())

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 
 from toylab.config import check_bool, check_choice, check_range
@@ -326,7 +327,6 @@ def _check_int_tuple(name: str, value, low: int, high: int) -> None:
 
 # Pool hashing: each instance (a letter string) belongs to the train or the test share by
 # a salted 64-bit hash, so the shares are fixed by the salt and never overlap.
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ENUMERATE_UP_TO = 1 << 16
 
 
@@ -497,10 +497,15 @@ class LetterTask(Task):
         """Parse a clean prompt and compute its target with the transformations."""
         prompt = list(prompt)
         names = {tok: t for t, tok in self._transform_tokens.items()}
-        first = next((i for i, tok in enumerate(prompt) if tok in names), None)
-        if first is None or prompt[-1] not in (THINK, ANSWER):
-            raise ValueError(f"not a clean prompt of this task: {' '.join(prompt)}")
         letters = {c: i for i, c in enumerate(LETTERS[:self.config.alphabet_size])}
+        first = next((i for i, tok in enumerate(prompt) if tok not in letters), len(prompt))
+        if first == 0 or first >= len(prompt) - 1 or prompt[-1] not in (THINK, ANSWER):
+            raise ValueError(f"not a clean prompt of this task: {' '.join(prompt)}")
+        unknown = [t for t in prompt[first:-1] if t not in names]
+        if unknown:
+            raise ValueError(f"tokens {unknown} are not letters or transformations of this "
+                             f"task (letters {''.join(letters)}, transformations "
+                             f"{list(self._transform_tokens.values())})")
         x = np.array([[letters[c] for c in prompt[:first]]])
         comp = [names[tok] for tok in prompt[first:-1]]
         steps = [[LETTERS[i] for i in s[0]] for s in self.apply(comp, x)]
@@ -522,3 +527,18 @@ class LetterTask(Task):
             return {"full": full, "reasoning": full[:cut], "answer": full[cut + 1:]}
         return {"full": full, "reasoning": full, "answer": []}
 
+
+
+def examples_frame(task: Task, cells: Sequence[Cell] | None = None, n: int = 2,
+                   seed: int = 0) -> pd.DataFrame:
+    """A table of ``n`` examples for each cell (default: every clean cell), for reading."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cell in cells if cells is not None else [c for c in task.grid()
+                                                  if c.fmt == "clean"]:
+        ex = task.sample(cell, n, rng, "train", salt=seed)
+        for prompt, target in zip(ex.prompts(), ex.targets()):
+            rows.append({"composition": "∘".join(cell.composition), "length": cell.length,
+                         "prompt": " ".join(task.vocab.decode(prompt)),
+                         "target": " ".join(task.vocab.decode(target))})
+    return pd.DataFrame(rows)

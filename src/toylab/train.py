@@ -91,6 +91,12 @@ class TrainResult:
     cancelled: bool = False
 
 
+def warm_up() -> None:
+    """Pay once for what torch imports the first time an optimizer is built (about a
+    second here), so that the first live retrain is as fast as the next ones."""
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)], fused=True)
+
+
 def next_token_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
     """Cross-entropy of next-token predictions at the positions ``batch["mask"]`` marks.
 

@@ -1,0 +1,157 @@
+"""Figures built from tidy result frames. Views compute nothing but means and bands.
+
+Every view takes a tidy frame (``split, part, metric, value, seed`` plus the swept config
+fields, e.g. ``coverage``) and returns an Altair chart. The same function serves both ways
+of reading a chapter:
+
+* on the static site, ``value=None`` gives the chart a slider over the swept field, bound
+  to the shipped sweep (mean over seeds, band from the lowest to the highest seed);
+* in a live kernel, ``value=`` fixes the field to what the ipywidgets slider says and
+  ``live=`` overlays the freshly trained result (``toylab.panels``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import pandas as pd
+
+from toylab.splits import TEST_SPLITS
+
+SPLIT_COLORS = {"id": "#1b7837", "cmp": "#c51b7d", "pood": "#e08214", "ood": "#762a83",
+                "length": "#2166ac", "noise": "#8c510a"}
+METRIC_TITLES = {"exact_match": "exact match", "edit_distance": "edit distance (0 = same)",
+                 "bleu": "BLEU"}
+
+
+def seed_band(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Mean, lowest and highest value over seeds for each group of ``by``."""
+    grouped = frame.groupby(list(by), sort=False).value
+    out = grouped.agg(mean="mean", low="min", high="max", seeds="count").reset_index()
+    return out
+
+
+def _select(frame: pd.DataFrame, metric: str, part: str, splits: Sequence[str] | None
+            ) -> pd.DataFrame:
+    rows = frame[(frame.metric == metric) & (frame.part == part)]
+    if splits is not None:
+        rows = rows[rows.split.isin(splits)]
+    if rows.empty:
+        raise ValueError(f"no rows with metric={metric!r}, part={part!r}; the frame has "
+                         f"metrics {sorted(frame.metric.unique())} and parts "
+                         f"{sorted(frame.part.unique())}")
+    return rows
+
+
+def _split_scale(splits: Sequence[str]) -> alt.Scale:
+    return alt.Scale(domain=list(splits), range=[SPLIT_COLORS[s] for s in splits])
+
+
+def coverage_view(frame: pd.DataFrame, *, field: str = "coverage",
+                  metric: str = "exact_match", part: str = "full",
+                  splits: Sequence[str] | None = None, value: float | None = None,
+                  live: pd.DataFrame | None = None, title: str | None = None
+                  ) -> alt.HConcatChart:
+    """Accuracy against a swept field (left) and per split at one value of it (right).
+
+    Args:
+        frame: tidy sweep results with a column ``field``.
+        field: the swept config field on the x axis and on the slider.
+        metric, part: which rows to draw (``exact_match`` of the ``full`` output).
+        splits: which test splits, in legend order (default: those in the frame).
+        value: fix the field to this value (live panels); None adds a slider over the
+            field's values in the frame (static site).
+        live: a tidy frame of one fresh run, drawn as black diamonds at ``value``.
+        title: the chart title.
+    """
+    rows = _select(frame, metric, part, splits)
+    if field not in rows:
+        raise ValueError(f"the frame has no column {field!r}; columns: {list(rows)}")
+    order = [s for s in (splits or TEST_SPLITS) if s in set(rows.split)]
+    band = seed_band(rows, [field, "split"])
+    values = sorted(band[field].unique())
+    y_title = METRIC_TITLES.get(metric, metric)
+    color = alt.Color("split:N", scale=_split_scale(order),
+                      legend=alt.Legend(title="test split"))
+    base = alt.Chart(band)
+    y = alt.Y("mean:Q", title=f"{y_title} (mean over seeds)",
+              scale=alt.Scale(domain=[0, 1]))
+    if value is None:
+        slider = alt.binding_range(min=values[0], max=values[-1], step=_step(values),
+                                   name=f"{field} ")
+        param = alt.param(name=field, value=values[len(values) // 2], bind=slider)
+        chosen = alt.datum[field] == param
+    else:
+        param = None
+        chosen = alt.datum[field] == float(value)
+    curve = (
+        base.mark_area(opacity=0.2).encode(
+            x=alt.X(f"{field}:Q", title=field, axis=alt.Axis(values=values)),
+            y="low:Q", y2="high:Q", color=color)
+        + base.mark_line(point=True).encode(
+            x=f"{field}:Q", y=y, color=color,
+            tooltip=[field, "split", alt.Tooltip("mean:Q", format=".3f"),
+                     alt.Tooltip("low:Q", format=".3f"),
+                     alt.Tooltip("high:Q", format=".3f"), "seeds"])
+        + base.mark_rule(color="gray", strokeDash=[4, 3]).encode(x=f"{field}:Q")
+        .transform_filter(chosen).transform_filter(alt.datum.split == order[0])
+    ).properties(width=300, height=220, title=f"{y_title} against {field}")
+    bars = (
+        base.mark_bar().encode(
+            x=alt.X("split:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
+            y=y, color=color)
+        + base.mark_rule(color="black").encode(
+            x=alt.X("split:N", sort=order), y="low:Q", y2="high:Q")
+    )
+    if live is not None:
+        live_rows = _select(live, metric, part, order).assign(**{field: value})
+        bars += alt.Chart(live_rows).mark_point(
+            shape="diamond", size=120, filled=True, color="black").encode(
+            x=alt.X("split:N", sort=order), y="value:Q",
+            tooltip=["split", alt.Tooltip("value:Q", format=".3f")])
+    bars = bars.transform_filter(chosen).properties(
+        width=160, height=220, title=f"at the chosen {field}")
+    chart = alt.hconcat(curve, bars)
+    if param is not None:
+        chart = chart.add_params(param)
+    return chart.properties(title=title or "")
+
+
+def _step(values: Sequence[float]) -> float:
+    gaps = [round(b - a, 10) for a, b in zip(values, values[1:])]
+    return min(gaps) if gaps else 1.0
+
+
+def grid_view(split_summary: dict, transforms: Sequence[str]) -> alt.Chart:
+    """Which depth-2 compositions training covers (a ``Split.summary()``), as a grid:
+    first transformation down, second across, each cell colored by its role."""
+    trained = set(split_summary["train_compositions"])
+    held = {c.split(" | ")[0]: name for name, info in split_summary["tests"].items()
+            if name != "id" for c in info["cells"]}
+    rows = []
+    for first in transforms:
+        for second in transforms:
+            comp = f"{first}∘{second}"
+            role = "trained" if comp in trained else held.get(comp, "not tested")
+            rows.append({"first": first, "then": second, "role": role})
+    roles = ["trained", "cmp", "pood", "ood", "not tested"]
+    colors = ["#1b7837", SPLIT_COLORS["cmp"], SPLIT_COLORS["pood"], SPLIT_COLORS["ood"],
+              "#dddddd"]
+    grid = alt.Chart(pd.DataFrame(rows)).encode(
+        x=alt.X("then:N", sort=list(transforms), title="then apply"),
+        y=alt.Y("first:N", sort=list(transforms), title="first apply"))
+    return (grid.mark_rect(stroke="white").encode(
+                color=alt.Color("role:N", scale=alt.Scale(domain=roles, range=colors),
+                                legend=alt.Legend(title="cell")),
+                tooltip=["first", "then", "role"])
+            + grid.mark_text(fontSize=10, color="white").encode(text="role:N")).properties(
+        width=60 * len(transforms), height=40 * len(transforms),
+        title=f"coverage {split_summary['coverage']:.3f} of the composition grid")
+
+
+def to_png(chart: alt.TopLevelMixin, scale: float = 1.5) -> bytes:
+    """Render a chart to PNG bytes offline (through vl-convert)."""
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_png(chart.to_json(), scale=scale)

@@ -1,0 +1,50 @@
+"""Panels with real widgets and real training (a small config, a few seconds)."""
+
+import pandas as pd
+
+from toylab.config import override
+from toylab.experiment import ExperimentConfig
+from toylab.panels import Panel
+
+BASE = override(ExperimentConfig(), {
+    "split.n_train": 300, "split.n_test": 16, "split.n_val": 32, "train.max_steps": 40})
+COVERAGES = [0.0, 0.25, 0.375, 0.5]
+
+
+def band():
+    rows = [{"coverage": c, "seed": s, "split": split, "part": "full",
+             "metric": "exact_match", "value": 0.5, "n": 16}
+            for c in COVERAGES[1:] for s in range(2) for split in ("id", "cmp")]
+    return pd.DataFrame(rows)
+
+
+def make_panel():
+    return Panel(BASE, {"split.coverage": COVERAGES, "seed": [0, 1]}, band())
+
+
+def test_last_value_wins_when_sliders_move_quickly():
+    panel = make_panel()
+    for coverage in (0.25, 0.375, 0.5):
+        panel.request({"split.coverage": coverage, "seed": 1})
+    panel.wait()
+    assert panel.result.config.split.coverage == 0.5
+    assert panel.result.config.seed == 1
+    assert panel.runs_started <= 3
+    assert panel.image.value[:4] == b"\x89PNG"
+    assert "coverage = 0.5" in panel.status.value
+
+
+def test_slider_release_triggers_a_run():
+    panel = make_panel()
+    assert panel.sliders["split.coverage"].value == 0.375  # starts in the middle
+    panel.sliders["split.coverage"].value = 0.25
+    panel.wait()
+    assert panel.result.config.split.coverage == 0.25
+
+
+def test_bad_value_is_a_message_not_a_trace():
+    panel = make_panel()
+    panel.request({"split.coverage": 0.0, "seed": 0})
+    panel.wait()
+    assert panel.result is None
+    assert "Cannot run this" in panel.status.value and "coverage" in panel.status.value

@@ -1,0 +1,56 @@
+import json
+
+import pandas as pd
+import pytest
+
+from toylab.views import coverage_view, grid_view, seed_band, to_png
+
+
+def sweep_frame():
+    rows = []
+    for coverage in (0.25, 0.5, 0.75):
+        for seed in range(3):
+            for split, base in (("id", 0.9), ("cmp", coverage / 2)):
+                rows.append({"coverage": coverage, "seed": seed, "split": split,
+                             "part": "full", "metric": "exact_match",
+                             "value": base + 0.01 * seed, "n": 10})
+    return pd.DataFrame(rows)
+
+
+def test_seed_band_is_mean_min_max():
+    band = seed_band(sweep_frame(), ["coverage", "split"])
+    row = band[(band.coverage == 0.5) & (band.split == "id")].iloc[0]
+    assert row["mean"] == pytest.approx(0.91) and row.low == 0.9 and row.high == 0.92
+    assert row.seeds == 3
+
+
+def test_static_chart_has_a_slider_over_the_swept_field():
+    spec = json.loads(coverage_view(sweep_frame()).to_json())
+    params = spec["params"]
+    assert params[0]["name"] == "coverage"
+    assert params[0]["bind"]["input"] == "range" and params[0]["bind"]["step"] == 0.25
+
+
+def test_live_chart_fixes_the_value_and_overlays_the_run():
+    live = sweep_frame().query("coverage == 0.5 and seed == 0")
+    chart = coverage_view(sweep_frame(), value=0.5, live=live)
+    spec = json.loads(chart.to_json())
+    assert "params" not in spec
+    assert "diamond" in chart.to_json()
+    png = to_png(chart)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_views_say_what_is_missing():
+    with pytest.raises(ValueError, match="metrics"):
+        coverage_view(sweep_frame(), metric="bleu")
+    with pytest.raises(ValueError, match="no column"):
+        coverage_view(sweep_frame(), field="n_train")
+
+
+def test_grid_view_marks_roles():
+    summary = {"coverage": 0.25, "train_compositions": ["a∘a", "a∘b"],
+               "tests": {"id": {"cells": []},
+                         "cmp": {"cells": ["b∘a | len 4 | clean"]}}}
+    text = grid_view(summary, ["a", "b"]).to_json()
+    assert "trained" in text and "cmp" in text and "not tested" in text
