@@ -30,7 +30,8 @@ def test_last_value_wins_when_sliders_move_quickly():
     assert panel.result.config.split.coverage == 0.5
     assert panel.result.config.seed == 1
     assert panel.runs_started <= 3
-    assert panel.image.value[:4] == b"\x89PNG"
+    assert 'src="data:image/png;base64,' in panel.figure.value
+    assert 'alt="coverage = 0.5' in panel.figure.value
     assert "coverage = 0.5" in panel.status.value
 
 

@@ -13,6 +13,7 @@ and the live result overlaid on the shipped seed band, rendered to PNG offline.
 
 from __future__ import annotations
 
+import base64
 import html
 import threading
 import time
@@ -61,9 +62,9 @@ class Panel:
         self.bar = widgets.FloatProgress(min=0, max=1, value=0, description="training",
                                          layout={"width": "420px"})
         self.status = widgets.HTML()
-        self.image = widgets.Image(format="png", layout={"max_width": "100%"})
+        self.figure = widgets.HTML()  # an <img> with alt text (widgets.Image has none)
         self.widget = widgets.VBox([*self.sliders.values(), self.bar, self.status,
-                                    self.image])
+                                    self.figure])
         self.result: Result | None = None
         self.runs_started = 0
         self._lock = threading.Condition()
@@ -157,7 +158,11 @@ class Panel:
         value = wanted[self.paths[0]]
         chart = self.view(self.band, field=self.field, value=value,
                           live=result.metrics, **self.view_kwargs)
-        self.image.value = to_png(chart)
+        alt = (f"{self.field} = {value}: exact match by test split for this run (black "
+               "diamonds) over the shipped seeds (bars: mean; whiskers: lowest to highest)")
+        png = base64.b64encode(to_png(chart)).decode()
+        self.figure.value = (f'<img alt="{html.escape(alt)}" style="max-width:100%" '
+                             f'src="data:image/png;base64,{png}">')
         seconds = time.perf_counter() - start
         info = result.info
         self.status.value = (f"{self.field} = {value}: trained {info['steps']} steps "

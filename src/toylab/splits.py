@@ -24,7 +24,7 @@ records the patched cells, and the leakage check allows exactly those.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -128,7 +128,6 @@ class Split:
     patch_cells: list[Cell]
     seen_transforms: tuple[str, ...]
     coverage: float  # realized share of the composition grid
-    info: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         """A JSON-ready record of the split (stored with every result)."""

@@ -1,0 +1,63 @@
+"""Every chapter runs from top to bottom in a fresh kernel, and is stored without outputs.
+
+Each notebook runs in a new kernel of this virtual environment (the interpreter running the
+tests), in its own folder, as the book build runs it. A cell that raises fails the test.
+The notebook on disk is not changed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+#: Seconds one cell may run (the book build allows the same).
+CELL_TIMEOUT = 600
+
+chapters = pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+
+
+@pytest.mark.notebooks
+@chapters
+def test_chapter_runs_in_a_clean_kernel(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    # Only this environment's kernels, so a "python3" kernel installed for the user
+    # elsewhere cannot stand in for the interpreter that has the pinned packages.
+    kernels = Path(sys.prefix) / "share" / "jupyter" / "kernels"
+    specs = KernelSpecManager(kernel_dirs=[str(kernels)])
+    km = KernelManager(kernel_name="python3", kernel_spec_manager=specs)
+    client = NotebookClient(
+        nb, km=km, timeout=CELL_TIMEOUT, allow_errors=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
+
+
+@chapters
+def test_chapter_is_stored_without_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    with_outputs = [
+        i for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
+    assert not with_outputs, (
+        f"cells {with_outputs} carry outputs or execution counts; clear them before "
+        "committing (Jupyter: Edit > Clear outputs of all cells)"
+    )
+    assert "widgets" not in nb.metadata, "the notebook stores widget state; clear it"
+
+
+@chapters
+def test_chapter_uses_the_python3_kernel(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", (
+        "chapters must name the kernel 'python3' so the book build, the tests and Colab "
+        "all find one"
+    )
