@@ -14,8 +14,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -133,22 +131,6 @@ def is_local(url: str) -> bool:
     if parts.scheme in ("data", "blob", "about"):
         return True
     return parts.hostname in ("127.0.0.1", "localhost", "::1")
-
-
-@pytest.fixture(scope="session")
-def site() -> Path:
-    """Build the site (or find it up to date) and return ``_build/html``."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "book" / "build.py")],
-        cwd=ROOT, capture_output=True, text=True,
-    )
-    if done.returncode != 0:
-        pytest.fail(
-            "the book did not build (python3 dev.py build shows why):\n"
-            + (done.stdout + done.stderr)[-6000:],
-            pytrace=False,
-        )
-    return HTML
 
 
 @pytest.fixture(scope="session")

@@ -115,18 +115,6 @@ class _Links(HTMLParser):
             self.hrefs.append(href)
 
 
-@pytest.fixture(scope="module")
-def site() -> Path:
-    """The built site (``book/build.py`` returns at once when it is up to date)."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "book" / "build.py")],
-        cwd=ROOT, capture_output=True, text=True,
-    )
-    if done.returncode != 0:
-        pytest.fail("the book did not build:\n" + (done.stdout + done.stderr)[-6000:])
-    return ROOT / "_build" / "html"
-
-
 @chapters
 def test_colab_button_opens_this_chapter(site: Path, path: Path) -> None:
     page = site / "chapters" / f"{path.stem}.html"

@@ -92,11 +92,6 @@ class Result:
                              f"splits here: {sorted(m.split.unique())}")
         return float(rows.value.iloc[0])
 
-    def to_payload(self) -> dict:
-        return {"metrics": self.metrics.to_dict("records"),
-                "history": self.history.to_dict("records"),
-                "samples": self.samples.to_dict("records"), "info": self.info}
-
     @classmethod
     def from_payload(cls, config: ExperimentConfig, payload: dict) -> Result:
         return cls(config, pd.DataFrame(payload["metrics"]),
