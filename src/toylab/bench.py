@@ -177,6 +177,8 @@ def seconds_to_99(name: str, seeds: int = 5, threads: int | None = None) -> dict
     runs = [run(_letters(composition, trace, s, threads), cache=None) for s in range(seeds)]
     return {"seconds": statistics.median(r.info["train_seconds"] for r in runs),
             "steps": statistics.median(r.info["steps"] for r in runs),
+            "ms_per_step": statistics.median(1e3 * r.info["train_seconds"] / r.info["steps"]
+                                             for r in runs),
             "threads": threads,
             "all_reached": all(r.info["reached_target"] for r in runs),
             "min_test_exact_match": min(r.value("id") for r in runs)}
