@@ -1,9 +1,11 @@
 """A tiny decoder-only transformer, the whole model in one file.
 
 Pre-LN blocks (LayerNorm before attention and before the MLP), causal self-attention,
-learned absolute positions, a GELU MLP four times as wide as the model, and an output layer
-tied to the token embedding. Attention uses torch's fused ``scaled_dot_product_attention``:
-measured side by side here, it beat the written-out masked softmax by about 15% at batch 16.
+learned absolute positions, a ReLU MLP four times as wide as the model, and an output
+layer tied to the token embedding. ReLU rather than GPT-2's GELU: on this CPU build the
+exact GELU costs about three times as much, a tenth of every training step at these sizes.
+Attention is torch's ``scaled_dot_product_attention``: measured side by side here it was as
+fast as the written-out masked softmax or a little faster, and it is shorter to read.
 
 Shapes in comments: B batch, T sequence length, C model width, H heads, D = C // H.
 """
@@ -85,7 +87,7 @@ class Block(nn.Module):
         self.ln1 = nn.LayerNorm(cfg.d_model)
         self.attn = CausalSelfAttention(cfg)
         self.ln2 = nn.LayerNorm(cfg.d_model)
-        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
+        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.ReLU(),
                                  nn.Linear(4 * cfg.d_model, cfg.d_model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
