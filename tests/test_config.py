@@ -1,6 +1,6 @@
 import pytest
 
-from toylab.config import field_names, override, to_dict
+from toylab.config import override, to_dict
 from toylab.experiment import ExperimentConfig
 
 
@@ -31,4 +31,3 @@ def test_to_dict_records_the_task_kind():
     data = to_dict(ExperimentConfig())
     assert data["task"]["kind"] == "letters"
     assert isinstance(data["task"]["transforms"], list)
-    assert "split.coverage" in field_names(ExperimentConfig())

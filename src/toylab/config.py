@@ -76,18 +76,6 @@ def _coerce(value: Any, hint: Any) -> Any:
     return value
 
 
-def field_names(cfg: Any) -> list[str]:
-    """All dotted paths to leaf fields of a nested config, e.g. ``split.coverage``."""
-    names = []
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(value):
-            names += [f"{f.name}.{sub}" for sub in field_names(value)]
-        else:
-            names.append(f.name)
-    return names
-
-
 def override(cfg: Any, changes: Mapping[str, Any]) -> Any:
     """Return ``cfg`` with fields replaced along dotted paths.
 

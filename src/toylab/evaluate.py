@@ -31,7 +31,6 @@ from rapidfuzz.distance import Levenshtein
 from toylab.config import check_range
 from toylab.tasks import EOS, Examples, Task
 
-METRICS = ("exact_match", "edit_distance", "bleu")
 _SMOOTH = SmoothingFunction().method1
 
 

@@ -31,6 +31,7 @@ from toylab.train import Progress, TrainConfig, TrainResult, early_stop_accuracy
 
 KIND = "toylab.experiment/1"
 STREAMS = ("split", "init", "batches")
+METRIC_COLUMNS = ["seed", "split", "part", "metric", "value", "n"]
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def run(cfg: ExperimentConfig = ExperimentConfig(), *, cache: Cache | None | boo
     with torch_threads(cfg.train.threads):
         payload = cached(KIND, cfg, lambda: _compute(cfg, callback, progress), store)
     result = Result.from_payload(cfg, payload)
-    result.metrics = result.metrics[["seed", "split", "part", "metric", "value", "n"]]
+    result.metrics = result.metrics[METRIC_COLUMNS]
     return result
 
 def default_config() -> ExperimentConfig:

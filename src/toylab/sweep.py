@@ -40,8 +40,6 @@ from tqdm.auto import tqdm
 from toylab.cache import Cache, key
 from toylab.config import override
 
-METRIC_COLUMNS = ["seed", "split", "part", "metric", "value", "n"]
-
 
 @dataclass(frozen=True)
 class Job:
