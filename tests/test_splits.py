@@ -91,10 +91,23 @@ def test_same_seed_same_split_other_seed_other_split():
     (dict(coverage=0.5, train_lengths=(9,)), "lengths"),
     (dict(coverage=None, train_compositions=(("rot3", "flip"),)), "not in the grid"),
     (dict(coverage=0.5, unseen_transforms=("flip",)), "not in the task"),
+    (dict(coverage=None, train_compositions=(("rot3", "rot3"),),
+          test_compositions=(("rot3", "rot3"),)), "not held-out"),
 ])
 def test_requests_that_cannot_be_met_say_what_is_allowed(cfg, match):
     with pytest.raises(ValueError, match=match):
         build(SplitConfig(**cfg))
+
+
+def test_test_compositions_narrow_the_held_out_tests():
+    trained = (("rot3", "shift1"), ("rot3", "rot3"), ("shift1", "shift1"))
+    split = build(SplitConfig(coverage=None, train_compositions=trained,
+                              test_compositions=(("shift1", "rot3"),),
+                              tests=("id", "cmp")))
+    assert {c.composition for c in split.test_cells["cmp"]} == {("shift1", "rot3")}
+    assert {c.composition for c in split.tests["cmp"].cells} == {("shift1", "rot3")}
+    with pytest.raises(ValueError, match="test_compositions"):
+        SplitConfig(test_compositions=(("rot3",), ()))
 
 
 @pytest.mark.parametrize("field, value", [

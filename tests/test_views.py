@@ -54,3 +54,45 @@ def test_grid_view_marks_roles():
                          "cmp": {"cells": ["b∘a | len 4 | clean"]}}}
     text = grid_view(summary, ["a", "b"]).to_json()
     assert "trained" in text and "cmp" in text and "not tested" in text
+
+
+def probe_frame():
+    rows = []
+    for on in ("element", "instruction"):
+        for p in (0.0, 0.1, 0.3):
+            for seed in range(3):
+                for metric in ("exact_match", "edit_distance"):
+                    rows.append({"noise_on": on, "noise_p": p, "noise_kind": "insert",
+                                 "seed": seed, "split": "noise", "part": "full",
+                                 "metric": metric, "value": 1 - p + 0.01 * seed, "n": 8})
+    return pd.DataFrame(rows)
+
+
+def test_curve_view_offers_a_menu_and_one_chart_per_metric():
+    from toylab.views import curve_view
+
+    chart = curve_view(probe_frame(), x="noise_p", series="noise_kind",
+                       metrics=["exact_match", "edit_distance"],
+                       select={"noise_on": ["element", "instruction"]})
+    spec = json.loads(chart.to_json())
+    assert len(spec["hconcat"]) == 2
+    assert spec["params"][0]["name"] == "noise_on"
+    assert spec["params"][0]["bind"]["input"] == "radio"
+    assert to_png(chart)[:4] == b"\x89PNG"
+
+
+def test_curve_and_bar_views_fix_values_and_overlay_a_live_run():
+    from toylab.views import bars_view, curve_view
+
+    frame = probe_frame()
+    live = frame.query("seed == 0")
+    chart = curve_view(frame, x="noise_p", series="noise_kind",
+                       fixed={"noise_on": "element"}, live=live, log_x=True)
+    text = chart.to_json()
+    assert "diamond" in text and "symlog" in text and "params" not in json.loads(text)
+    bars = bars_view(frame, x="noise_on", metrics=["exact_match"], live=live)
+    assert "diamond" in bars.to_json()
+    with pytest.raises(ValueError, match="no column"):
+        curve_view(frame, x="noise_p", series="noise_kind", fixed={"trace": True})
+    with pytest.raises(ValueError, match="no rows left"):
+        curve_view(frame, x="noise_p", series="noise_kind", fixed={"noise_on": "nowhere"})

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pandas as pd
+
+from toylab.config import check_range
 from toylab.splits import LeakageError, Split
+from toylab.sweep import shipped
 from toylab.tasks import LetterConfig, LetterTask
+from toylab.views import seed_band
 
 
 def _report(ok: bool, good: str, bad: str) -> bool:
@@ -39,8 +44,8 @@ def check_target(prompt: str, answer: str, config: LetterConfig | None = None) -
 
 
 def check_held_out_split(split: Split, held_out: Sequence[str]) -> bool:
-    """Exercise 0.2: does ``split`` train on every composition but ``held_out``, test
-    exactly that one as ``cmp``, and keep every test string out of training?"""
+    """Exercises 0.2 and 1.2: does ``split`` train on every composition but ``held_out``,
+    test exactly that one as ``cmp``, and keep every test string out of training?"""
     held = tuple(held_out)
     trained = {c.composition for c in split.train_cells}
     cmp_cells = {c.composition for c in split.test_cells.get("cmp", [])}
@@ -55,3 +60,53 @@ def check_held_out_split(split: Split, held_out: Sequence[str]) -> bool:
         return _report(False, "", f"leak: {err}")
     return _report(True, f"training covers {len(trained)} compositions, the test holds "
                    f"out {'∘'.join(held)}, and no test string was trained on", "")
+
+
+def _cmp_band(sweep: str, field: str, **fixed) -> pd.DataFrame:
+    """Mean, lowest and highest held-out (cmp) exact match per value of ``field``."""
+    frame = shipped(sweep)
+    rows = frame[(frame.split == "cmp") & (frame.part == "full")
+                 & (frame.metric == "exact_match")]
+    for column, value in fixed.items():
+        rows = rows[rows[column] == value]
+    return seed_band(rows, [field]).sort_values(field)
+
+
+def check_coverage_prediction(prediction: float, coverage: float, trace: bool = True,
+                              slack: float = 0.1) -> bool:
+    """Exercise 1.1: is your predicted held-out exact match at ``coverage`` within
+    ``slack`` of what the shipped seeds reached (lowest to highest)?"""
+    check_range("prediction", prediction, 0.0, 1.0)
+    band = _cmp_band("interpolation_coverage", "coverage", trace=trace)
+    row = band[(band.coverage - coverage).abs() < 1e-9]
+    if row.empty:
+        raise ValueError(f"coverage must be one of the swept values "
+                         f"{band.coverage.tolist()}, got {coverage}")
+    mean, low, high = (float(row[c].iloc[0]) for c in ("mean", "low", "high"))
+    measured = (f"the shipped seeds reached {low:.3f} to {high:.3f} (mean {mean:.3f}) at "
+                f"coverage {coverage} {'with' if trace else 'without'} a trace")
+    ok = low - slack <= prediction <= high + slack
+    return _report(ok, measured, f"you predicted {prediction:.3f}; {measured}")
+
+
+def smallest_patch(threshold: float = 0.8) -> float | None:
+    """The smallest patch share in the shipped sweep whose held-out exact match, mean over
+    seeds, reaches ``threshold`` (None if none does)."""
+    band = _cmp_band("interpolation_patch", "patch")
+    enough = band[band["mean"] >= threshold]
+    return float(enough.patch.iloc[0]) if len(enough) else None
+
+
+def check_patch_size(share: float, threshold: float = 0.8) -> bool:
+    """Exercise 1.3: the smallest patch (a share of the training set) that brings the
+    held-out composition to ``threshold`` exact match, mean over the shipped seeds."""
+    check_range("share", share, 0.0, 1.0)
+    band = _cmp_band("interpolation_patch", "patch")
+    answer = smallest_patch(threshold)
+    table = ", ".join(f"{p:g}: {m:.2f}" for p, m in zip(band.patch, band["mean"]))
+    if answer is None:
+        return _report(False, "", f"no patch in the sweep reaches {threshold}; the means "
+                       f"were {table}")
+    ok = abs(share - answer) < 1e-12
+    return _report(ok, f"{answer:g} of the training set ({table})",
+                   f"you said {share:g}; the shipped means per patch share were {table}")

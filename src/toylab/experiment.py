@@ -127,7 +127,31 @@ def fit(model: TinyTransformer, train_set: Examples, val: Examples, cfg: Experim
                  callback=callback)
 
 
-def _compute(cfg: ExperimentConfig, callback, progress: bool) -> dict:
+@dataclass
+class Trained:
+    """A model trained by ``train_model``, with the task and split it was trained on."""
+
+    task: Task
+    split: Split
+    model: TinyTransformer
+    fitted: TrainResult
+
+    def info(self) -> dict:
+        """The split's record and the training totals (``Result.info``)."""
+        return {**self.split.summary(), "steps": self.fitted.steps,
+                "train_seconds": self.fitted.seconds,
+                "reached_target": self.fitted.reached_target}
+
+
+def train_model(cfg: ExperimentConfig,
+                callback: Callable[[Progress], bool | None] | None = None,
+                progress: bool = False) -> Trained:
+    """Build the task and split of ``cfg`` and train a fresh model on it (no cache).
+
+    Chapters that probe one trained model in several ways (``toylab.experiments``) start
+    here; ``run`` is this plus ``evaluate`` plus the cache. Raises ``Cancelled`` if the
+    callback stopped training.
+    """
     task = make_task(cfg.task)
     split: Split = make_split(task, cfg.split, stream_seed(cfg.seed, "split"))
     model = build_model(cfg, task)
@@ -146,12 +170,16 @@ def _compute(cfg: ExperimentConfig, callback, progress: bool) -> dict:
             bar.close()
     if fitted.cancelled:
         raise Cancelled
-    metrics, samples = evaluate(model, task, split.tests, cfg.eval)
+    return Trained(task, split, model, fitted)
+
+
+def _compute(cfg: ExperimentConfig, callback, progress: bool) -> dict:
+    trained = train_model(cfg, callback, progress)
+    metrics, samples = evaluate(trained.model, trained.task, trained.split.tests, cfg.eval)
     for row in metrics:
         row["seed"] = cfg.seed
-    info = {**split.summary(), "steps": fitted.steps, "train_seconds": fitted.seconds,
-            "reached_target": fitted.reached_target}
-    return {"metrics": metrics, "history": fitted.history, "samples": samples, "info": info}
+    return {"metrics": metrics, "history": trained.fitted.history, "samples": samples,
+            "info": trained.info()}
 
 
 class Cancelled(Exception):

@@ -14,6 +14,7 @@ and the live result overlaid on the shipped seed band, rendered to PNG offline.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import threading
 import time
@@ -28,7 +29,11 @@ from toylab.experiment import Cancelled, Result, run
 from toylab.train import Progress, warm_up
 from toylab.views import coverage_view, to_png
 
-View = Callable[..., Any]
+#: ``view(band, values, live)`` -> Altair chart: ``band`` is the shipped sweep (rows of the
+#: other sliders' values), ``values`` the slider values by short name, ``live`` the fresh
+#: run's metrics with the slider values as columns, or None for the drawing made at once,
+#: before the run has finished.
+View = Callable[[pd.DataFrame, dict[str, Any], pd.DataFrame], Any]
 
 
 class Panel:
@@ -38,21 +43,27 @@ class Panel:
         base: the config the sliders modify.
         sliders: config path -> the values the slider offers, e.g.
             ``{"split.coverage": [0.0625, 0.125, ...], "seed": [0, 1, 2, 3, 4]}``.
-            The first path is the view's field (named by its last part).
+            The first path is the main field (named by its last part).
         band: the shipped sweep frame the live result is drawn over.
-        view: ``view(band, field=, value=, live=)`` -> Altair chart.
+        view: ``view(band, values, live)`` -> Altair chart (default: ``coverage_view``
+            over the first slider's field). The band passed in holds only the rows of the
+            sliders' values for every slider column it has except the first and ``seed``.
         runner: ``runner(cfg, callback=)`` -> ``Result`` (default: cached ``run``).
+        description: what the figure shows, for its alt text.
     """
 
     def __init__(self, base: Any, sliders: dict[str, Sequence[Any]], band: pd.DataFrame,
-                 *, view: View = coverage_view,
-                 runner: Callable[..., Result] | None = None, **view_kwargs: Any):
+                 *, view: View | None = None,
+                 runner: Callable[..., Result] | None = None,
+                 description: str = "exact match by test split"):
         if not sliders:
             raise ValueError("a panel needs at least one slider")
-        self.base, self.band, self.view, self.view_kwargs = base, band, view, view_kwargs
+        self.base, self.band, self.description = base, band, description
         self.runner = runner or (lambda cfg, callback: run(cfg, callback=callback))
         self.paths = list(sliders)
         self.field = self.paths[0].split(".")[-1]
+        self.view = view or (lambda band, values, live: coverage_view(
+            band, field=self.field, value=values[self.field], live=live))
         self.sliders = {
             path: widgets.SelectionSlider(
                 options=list(values), value=_middle(values),
@@ -117,7 +128,10 @@ class Panel:
                     self._lock.wait()
                 wanted, generation = self._wanted, self._generation
                 self._wanted = None
-            self._answer(wanted, generation)
+            try:
+                self._answer(wanted, generation)
+            except Exception as err:  # noqa: BLE001  a panel must outlive any one run
+                self._message(err, unexpected=True)
             with self._lock:
                 self._done_generation = max(self._done_generation, generation)
                 self._lock.notify_all()
@@ -133,6 +147,11 @@ class Panel:
             self._message(err)
             return
         start = time.perf_counter()
+        values = {path.split(".")[-1]: v for path, v in wanted.items()}
+        # the shipped seeds at these values answer at once; the live run is drawn over
+        # them when it finishes
+        with contextlib.suppress(ValueError):  # no shipped rows here: only the message
+            self._draw(values, None)
         self.runs_started += 1
 
         def callback(p: Progress) -> bool:
@@ -155,26 +174,40 @@ class Panel:
         self.result = result
         self.bar.value = self.bar.max
         self.bar.description = "done"
-        value = wanted[self.paths[0]]
-        chart = self.view(self.band, field=self.field, value=value,
-                          live=result.metrics, **self.view_kwargs)
-        alt = (f"{self.field} = {value}: exact match by test split for this run (black "
-               "diamonds) over the shipped seeds (bars: mean; whiskers: lowest to highest)")
-        png = base64.b64encode(to_png(chart)).decode()
-        self.figure.value = (f'<img alt="{html.escape(alt)}" style="max-width:100%" '
-                             f'src="data:image/png;base64,{png}">')
+        self._draw(values, result.metrics.assign(
+            **{k: v for k, v in values.items() if k not in result.metrics}))
         seconds = time.perf_counter() - start
-        info = result.info
+        info, value = result.info, values[self.field]
         self.status.value = (f"{self.field} = {value}: trained {info['steps']} steps "
                              f"({'reached' if info['reached_target'] else 'missed'} the "
                              f"target), shown in {seconds:.1f} s. Black diamonds: this "
-                             "run; bars and whiskers: the shipped seeds.")
+                             "run; the rest: the shipped seeds.")
 
-    def _message(self, err: Exception) -> None:
+    def _draw(self, values: dict[str, Any], live: pd.DataFrame | None) -> None:
+        """Show the view at these slider values (``live`` None: the shipped seeds only)."""
+        chart = self.view(self._band(values), values, live)
+        shown = ", ".join(f"{k} = {v}" for k, v in values.items())
+        who = ("this run (black diamonds) over the shipped seeds" if live is not None
+               else "the shipped seeds (this run is training)")
+        alt = f"{shown}: {self.description} for {who}: mean, and lowest to highest seed"
+        png = base64.b64encode(to_png(chart)).decode()
+        self.figure.value = (f'<img alt="{html.escape(alt)}" style="max-width:100%" '
+                             f'src="data:image/png;base64,{png}">')
+
+    def _band(self, values: dict[str, Any]) -> pd.DataFrame:
+        band = self.band
+        for name, value in values.items():
+            if name not in (self.field, "seed") and name in band:
+                band = band[band[name] == value]
+        return band
+
+    def _message(self, err: Exception, unexpected: bool = False) -> None:
+        """Show why there is no figure: a rejected config, or (``unexpected``) a bug."""
         self.bar.value = 0
         self.bar.description = "not run"
-        self.status.value = (f"<span style='color:#b2182b'>Cannot run this: "
-                             f"{html.escape(str(err))}</span>")
+        text = f"Something went wrong: {type(err).__name__}: {err}" if unexpected else (
+            f"Cannot run this: {err}")
+        self.status.value = f"<span style='color:#b2182b'>{html.escape(text)}</span>"
 
 
 def _middle(values: Sequence[Any]) -> Any:

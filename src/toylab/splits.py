@@ -58,6 +58,9 @@ class SplitConfig:
             ``(("rot3", "rot3"), ("rot3", "shift1"))``, instead of a coverage.
         unseen_transforms: transformations no training composition may use (for the
             ``pood`` and ``ood`` tests).
+        test_compositions: if given, the held-out tests (``cmp``, ``pood``, ``ood``) hold
+            only these compositions, e.g. ``(("shift1", "rot3"),)``; each must be in the
+            grid and not trained on.
         train_lengths: element lengths used in training; the grid's other lengths form the
             ``length`` test.
         n_train: training examples, spread evenly over the training cells. 1-200,000.
@@ -75,6 +78,7 @@ class SplitConfig:
     coverage: float | None = 0.5
     train_compositions: tuple[tuple[str, ...], ...] | None = None
     unseen_transforms: tuple[str, ...] = ()
+    test_compositions: tuple[tuple[str, ...], ...] | None = None
     train_lengths: tuple[int, ...] = (4,)
     n_train: int = 2000
     n_test: int = 256
@@ -97,6 +101,12 @@ class SplitConfig:
                 or not all(isinstance(c, tuple) and c for c in self.train_compositions)):
             raise ValueError("train_compositions must be a non-empty tuple of non-empty "
                              f"tuples of transform names, got {self.train_compositions!r}")
+        if self.test_compositions is not None and (
+                not isinstance(self.test_compositions, tuple)
+                or not self.test_compositions
+                or not all(isinstance(c, tuple) and c for c in self.test_compositions)):
+            raise ValueError("test_compositions must be a non-empty tuple of non-empty "
+                             f"tuples of transform names, got {self.test_compositions!r}")
         if not isinstance(self.unseen_transforms, tuple):
             raise ValueError("unseen_transforms must be a tuple of transform names")
         if not isinstance(self.train_lengths, tuple) or not self.train_lengths:
@@ -241,6 +251,13 @@ def make_split(task: Task, cfg: SplitConfig, seed: int) -> Split:
         train_comps = choose_compositions(comps, eligible, cfg.coverage, rng)
     seen = {t for c in train_comps for t in c}
     held = [c for c in comps if c not in train_comps]
+    if cfg.test_compositions is not None:
+        wanted = list(dict.fromkeys(cfg.test_compositions))
+        bad_test = [c for c in wanted if c not in held]
+        if bad_test:
+            raise ValueError(f"test_compositions {bad_test} are not held-out compositions "
+                             f"of the grid; held out here: {held}")
+        held = wanted
     comp_sets = {
         "id": train_comps,
         "cmp": [c for c in held if set(c) <= seen],

@@ -6,16 +6,19 @@ overrides, a grid and the seeds::
     {
       "description": "what the sweep shows",
       "experiment": "toylab.experiment",
+      "preset": null,
       "base": {"task.transforms": ["rot3", "shift1"]},
       "grid": {"split.coverage": [0.25, 0.5, 0.75], "task.trace": [true, false]},
       "seeds": [0, 1, 2, 3, 4]
     }
 
 Every combination of grid values is run once per seed. An experiment module provides
-``KIND`` (its cache kind), ``default_config()`` and ``run(cfg, cache=)`` returning a
-result with a tidy ``metrics`` frame. Each run goes through the cache, so a sweep that is
-stopped and started again only runs what is missing. Workers are separate processes; each
-trains on the config's ``train.threads`` (1 by default: two cores, two workers).
+``KIND`` (its cache kind), ``default_config(preset=None)`` and ``run(cfg, cache=)``
+returning a result with a tidy ``metrics`` frame; ``preset`` (optional) names one of the
+module's presets to start from, before ``base``. Each run goes through the cache, so a
+sweep that is stopped and started again only runs what is missing. Workers are separate
+processes; each trains on the config's ``train.threads`` (1 by default: two cores, two
+workers).
 
 Columns of the CSV: one per grid field (named by the field's last part, e.g. ``coverage``),
 then ``seed, split, part, metric, value, n``.
@@ -54,6 +57,7 @@ class SweepSpec:
     name: str
     description: str
     experiment: str
+    preset: str | None
     base: dict
     grid: dict
     seeds: tuple[int, ...]
@@ -67,7 +71,9 @@ class SweepSpec:
     def jobs(self) -> list[Job]:
         """Every grid point x seed, as validated configs (a bad value fails here)."""
         module = importlib.import_module(self.experiment)
-        base = override(module.default_config(), self.base)
+        start = (module.default_config(self.preset) if self.preset
+                 else module.default_config())
+        base = override(start, self.base)
         names = self.columns()
         out = []
         for values in itertools.product(*self.grid.values()):
@@ -109,7 +115,8 @@ def load_spec(name: str) -> SweepSpec:
     if not all(isinstance(v, list) and v for v in raw["grid"].values()):
         raise ValueError(f"sweep {name!r}: every grid field needs a non-empty list")
     return SweepSpec(Path(name).stem, raw.get("description", ""), raw["experiment"],
-                     raw.get("base", {}), raw["grid"], tuple(raw["seeds"]))
+                     raw.get("preset"), raw.get("base", {}), raw["grid"],
+                     tuple(raw["seeds"]))
 
 
 def shipped(name: str) -> pd.DataFrame:

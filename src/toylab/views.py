@@ -51,8 +51,9 @@ def _split_scale(splits: Sequence[str]) -> alt.Scale:
 def coverage_view(frame: pd.DataFrame, *, field: str = "coverage",
                   metric: str = "exact_match", part: str = "full",
                   splits: Sequence[str] | None = None, value: float | None = None,
-                  live: pd.DataFrame | None = None, title: str | None = None
-                  ) -> alt.HConcatChart:
+                  live: pd.DataFrame | None = None, title: str | None = None,
+                  select: dict[str, Sequence] | None = None,
+                  fixed: dict[str, object] | None = None) -> alt.HConcatChart:
     """Accuracy against a swept field (left) and per split at one value of it (right).
 
     Args:
@@ -64,12 +65,15 @@ def coverage_view(frame: pd.DataFrame, *, field: str = "coverage",
             field's values in the frame (static site).
         live: a tidy frame of one fresh run, drawn as black diamonds at ``value``.
         title: the chart title.
+        select: other swept columns offered as menus on the static site (e.g. ``trace``).
+        fixed: other swept columns fixed to one value (live panels).
     """
     rows = _select(frame, metric, part, splits)
     if field not in rows:
         raise ValueError(f"the frame has no column {field!r}; columns: {list(rows)}")
+    rows, params, predicates = _choices(rows, select, fixed)
     order = [s for s in (splits or TEST_SPLITS) if s in set(rows.split)]
-    band = seed_band(rows, [field, "split"])
+    band = seed_band(rows, [field, "split", *(select or {})])
     values = sorted(band[field].unique())
     y_title = METRIC_TITLES.get(metric, metric)
     color = alt.Color("split:N", scale=_split_scale(order),
@@ -112,15 +116,150 @@ def coverage_view(frame: pd.DataFrame, *, field: str = "coverage",
             tooltip=["split", alt.Tooltip("value:Q", format=".3f")])
     bars = bars.transform_filter(chosen).properties(
         width=160, height=220, title=f"at the chosen {field}")
+    for predicate in predicates:
+        curve, bars = curve.transform_filter(predicate), bars.transform_filter(predicate)
     chart = alt.hconcat(curve, bars)
     if param is not None:
-        chart = chart.add_params(param)
+        params = [param, *params]
+    if params:
+        chart = chart.add_params(*params)
     return chart.properties(title=title or "")
 
 
 def _step(values: Sequence[float]) -> float:
     gaps = [round(b - a, 10) for a, b in zip(values, values[1:])]
     return min(gaps) if gaps else 1.0
+
+
+def _choices(frame: pd.DataFrame, select: dict[str, Sequence] | None,
+             fixed: dict[str, object] | None) -> tuple[pd.DataFrame, list, list]:
+    """Rows of ``fixed`` values, plus one menu (static site) per ``select`` column.
+
+    Returns the filtered frame, the Altair params and the filter predicates to apply."""
+    for column, value in (fixed or {}).items():
+        if column not in frame:
+            raise ValueError(f"the frame has no column {column!r}; columns: {list(frame)}")
+        frame = frame[frame[column] == value]
+    params, predicates = [], []
+    for column, options in (select or {}).items():
+        if column not in frame:
+            raise ValueError(f"the frame has no column {column!r}; columns: {list(frame)}")
+        options = list(options)
+        labels = [str(o) for o in options]
+        bind = (alt.binding_radio(options=options, labels=labels, name=f"{column} ")
+                if len(options) <= 4 else
+                alt.binding_select(options=options, labels=labels, name=f"{column} "))
+        param = alt.param(name=column.replace(" ", "_"), value=options[0], bind=bind)
+        params.append(param)
+        predicates.append(alt.datum[column] == param)
+    if frame.empty:
+        raise ValueError(f"no rows left after fixing {fixed}")
+    return frame, params, predicates
+
+
+def _metric_rows(frame: pd.DataFrame, metrics: Sequence[str], part: str) -> pd.DataFrame:
+    rows = frame[frame.metric.isin(list(metrics)) & (frame.part == part)]
+    if rows.empty:
+        raise ValueError(f"no rows with metric in {list(metrics)}, part={part!r}; the "
+                         f"frame has metrics {sorted(frame.metric.unique())} and parts "
+                         f"{sorted(frame.part.unique())}")
+    return rows
+
+
+def curve_view(frame: pd.DataFrame, *, x: str, series: str, metrics: Sequence[str] = (
+        "exact_match",), part: str = "full", select: dict[str, Sequence] | None = None,
+        fixed: dict[str, object] | None = None, live: pd.DataFrame | None = None,
+        log_x: bool = False, x_title: str | None = None, title: str | None = None,
+        width: int = 165) -> alt.TopLevelMixin:
+    """One small chart per metric: the mean over seeds against ``x``, one line per value
+    of ``series``, with the band from the lowest to the highest seed.
+
+    Args:
+        frame: tidy results with columns ``x``, ``series``, ``seed`` and the metric ones.
+        select: column -> values offered as a menu on the static site (e.g. which noise
+            target); the chart shows the rows of the chosen value.
+        fixed: column -> value kept (the live panels fix what their sliders say).
+        live: one fresh run's tidy frame, drawn as black diamonds.
+        log_x: a symmetric-log x axis (spreads 0, 5, 20, 80, 320 out evenly enough).
+    """
+    rows = _metric_rows(frame, metrics, part)
+    rows, params, predicates = _choices(rows, select, fixed)
+    keys = [x, series, "metric", *(select or {})]
+    band = seed_band(rows, keys)
+    xs = sorted(band[x].unique())
+    scale = alt.Scale(type="symlog") if log_x else alt.Scale(zero=False)
+    colors = (_split_scale([s for s in TEST_SPLITS if s in set(band[series])])
+              if series == "split" else alt.Undefined)
+    charts = []
+    for metric in metrics:
+        part_band = band[band.metric == metric]
+        base = alt.Chart(part_band)
+        x_enc = alt.X(f"{x}:Q", title=x_title or x, scale=scale, axis=alt.Axis(values=xs))
+        color = alt.Color(f"{series}:N", scale=colors,
+                          legend=alt.Legend(title=series, orient="bottom"))
+        y_title = METRIC_TITLES.get(metric, metric)
+        layer = (
+            base.mark_area(opacity=0.18).encode(x=x_enc, y="low:Q", y2="high:Q",
+                                                color=color)
+            + base.mark_line(point=True).encode(
+                x=x_enc, color=color,
+                y=alt.Y("mean:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
+                tooltip=[x, series, alt.Tooltip("mean:Q", format=".3f"),
+                         alt.Tooltip("low:Q", format=".3f"),
+                         alt.Tooltip("high:Q", format=".3f"), "seeds"]))
+        for predicate in predicates:
+            layer = layer.transform_filter(predicate)
+        if live is not None:
+            live_rows, _, _ = _choices(_metric_rows(live, [metric], part), None, fixed)
+            layer += alt.Chart(live_rows).mark_point(
+                shape="diamond", size=90, filled=True, color="black").encode(
+                x=x_enc, y="value:Q", tooltip=[x, series, alt.Tooltip("value:Q",
+                                                                      format=".3f")])
+        charts.append(layer.properties(width=width, height=190, title=y_title))
+    chart = alt.hconcat(*charts)
+    if params:
+        chart = chart.add_params(*params)
+    return chart.properties(title=title or "")
+
+
+def bars_view(frame: pd.DataFrame, *, x: str = "split", metrics: Sequence[str] = (
+        "exact_match", "edit_distance", "bleu"), part: str = "full",
+        select: dict[str, Sequence] | None = None, fixed: dict[str, object] | None = None,
+        live: pd.DataFrame | None = None, title: str | None = None) -> alt.TopLevelMixin:
+    """Bars of the mean over seeds of each metric, per value of ``x`` (test splits by
+    default), with whiskers from the lowest to the highest seed."""
+    rows = _metric_rows(frame, metrics, part)
+    rows, params, predicates = _choices(rows, select, fixed)
+    band = seed_band(rows, [x, "metric", *(select or {})])
+    order = ([s for s in TEST_SPLITS if s in set(band[x])] if x == "split"
+             else list(dict.fromkeys(band[x])))
+    color = alt.Color(f"{x}:N", scale=_split_scale(order) if x == "split" else
+                      alt.Undefined, sort=order, legend=None)
+    charts = []
+    for metric in metrics:
+        base = alt.Chart(band[band.metric == metric])
+        x_enc = alt.X(f"{x}:N", sort=order, title=None, axis=alt.Axis(labelAngle=0))
+        y_title = METRIC_TITLES.get(metric, metric)
+        layer = (base.mark_bar().encode(
+                     x=x_enc, color=color,
+                     y=alt.Y("mean:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
+                     tooltip=[x, alt.Tooltip("mean:Q", format=".3f"),
+                              alt.Tooltip("low:Q", format=".3f"),
+                              alt.Tooltip("high:Q", format=".3f"), "seeds"])
+                 + base.mark_rule(color="black").encode(x=x_enc, y="low:Q", y2="high:Q"))
+        for predicate in predicates:
+            layer = layer.transform_filter(predicate)
+        if live is not None:
+            live_rows, _, _ = _choices(_metric_rows(live, [metric], part), None, fixed)
+            layer += alt.Chart(live_rows).mark_point(
+                shape="diamond", size=110, filled=True, color="black").encode(
+                x=x_enc, y="value:Q", tooltip=[x, alt.Tooltip("value:Q", format=".3f")])
+        charts.append(layer.properties(width=34 * len(order) + 24, height=190,
+                                       title=y_title))
+    chart = alt.hconcat(*charts)
+    if params:
+        chart = chart.add_params(*params)
+    return chart.properties(title=title or "")
 
 
 def grid_view(split_summary: dict, transforms: Sequence[str]) -> alt.Chart:

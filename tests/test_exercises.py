@@ -1,0 +1,41 @@
+"""The exercise checks accept the right answer, reject a wrong one, and explain bad input.
+Their expected answers come from the library and the shipped sweeps, never typed in."""
+
+import pytest
+
+from toylab import exercises
+from toylab.sweep import shipped
+from toylab.tasks import LetterConfig, LetterTask
+
+
+def test_check_target(capsys):
+    prompt = "B A D C [reverse] [rot3] <think>"
+    right = " ".join(LetterTask(LetterConfig()).solve(prompt.split()))
+    assert exercises.check_target(prompt, right)
+    assert not exercises.check_target(prompt, right.replace("<answer>", "<think>"))
+    assert "differs" in capsys.readouterr().out
+
+
+def test_check_coverage_prediction_uses_the_shipped_range():
+    frame = shipped("interpolation_coverage")
+    cmp = frame[(frame.split == "cmp") & (frame.part == "full")
+                & (frame.metric == "exact_match") & frame.trace
+                & (frame.coverage == 0.75)].value
+    assert exercises.check_coverage_prediction(float(cmp.mean()), 0.75)
+    far = 1.0 if cmp.max() < 0.85 else 0.0
+    if far == 0.0:
+        assert cmp.min() > 0.15  # a prediction of 0 must then be out of range
+    assert not exercises.check_coverage_prediction(far, 0.75)
+    with pytest.raises(ValueError, match="coverage must be one of"):
+        exercises.check_coverage_prediction(0.5, 0.3)
+    with pytest.raises(ValueError, match="prediction"):
+        exercises.check_coverage_prediction(1.5, 0.75)
+
+
+def test_check_patch_size():
+    answer = exercises.smallest_patch()
+    assert answer is not None
+    assert exercises.check_patch_size(answer)
+    assert not exercises.check_patch_size(answer / 4)
+    with pytest.raises(ValueError, match="share"):
+        exercises.check_patch_size(-1)
