@@ -100,6 +100,7 @@ class PageReport:
     ids: set[str]  # every id and a[name] in the live page
     images_without_alt: list[str]
     screenshot: Path
+    panel_failed: bool = False  # a live panel's stored output says something went wrong
 
 
 #: Visits a page by name (once; later calls return the same report).
@@ -198,18 +199,29 @@ _SNAPSHOT = """([index]) => {
   return drawn.tagName === 'CANVAS' ? drawn.toDataURL() : drawn.outerHTML;
 }"""
 
+# Moves one control of a chart: a slider to its other end, a radio button or a menu to
+# another option.
 _MOVE_SLIDER = """([index, name]) => {
   const d = document.querySelectorAll('div[id^="altair-viz-"]')[index];
-  const input = d.querySelector(`.vega-bindings input[type=range][name="${name}"]`);
-  const value = Number(input.value), max = Number(input.max), min = Number(input.min);
-  input.value = String(value === max ? min : max);
-  input.dispatchEvent(new Event('input', {bubbles: true}));
+  const inputs = [...d.querySelectorAll(`.vega-bindings [name="${name}"]`)];
+  const input = inputs[0];
+  if (input.tagName === 'SELECT') {
+    input.selectedIndex = (input.selectedIndex + 1) % input.options.length;
+  } else if (input.type === 'radio') {
+    inputs.find(i => !i.checked).click();
+    return;
+  } else {
+    const value = Number(input.value), max = Number(input.max), min = Number(input.min);
+    input.value = String(value === max ? min : max);
+    input.dispatchEvent(new Event('input', {bubbles: true}));
+  }
   input.dispatchEvent(new Event('change', {bubbles: true}));
 }"""
 
-_SLIDER_NAMES = """([index]) => [...document
+_SLIDER_NAMES = """([index]) => [...new Set([...document
   .querySelectorAll('div[id^="altair-viz-"]')[index]
-  .querySelectorAll('.vega-bindings input[type=range]')].map(i => i.name)"""
+  .querySelectorAll('.vega-bindings input[type=range], .vega-bindings input[type=radio], '
+                    + '.vega-bindings select')].map(i => i.name))]"""
 
 _WIDGETS = """() => [...document.querySelectorAll(
     'script[type="application/vnd.jupyter.widget-view+json"]')].map(s => {
@@ -293,6 +305,8 @@ def _visit(browser: object, base: str, name: str) -> PageReport:
                 ".filter(i => !(i.getAttribute('alt') || '').trim()).map(i => i.src)"
             ),
             screenshot=shot,
+            panel_failed=page.evaluate(
+                "() => document.body.innerText.includes('Something went wrong')"),
         )
     finally:
         context.close()
@@ -361,6 +375,18 @@ def test_every_slider_changes_its_chart(
         if not changed
     ]
     assert not unchanged, f"these sliders (chart index, name) changed nothing: {unchanged}"
+
+
+@pages
+def test_no_live_panel_failed_while_the_book_was_built(visit: Visit, name: str) -> None:
+    assert not visit(name).panel_failed, "a panel shows 'Something went wrong'"
+
+
+@pages
+def test_chapter_charts_have_controls(visit: Visit, name: str) -> None:
+    if name.startswith("chapters/"):
+        assert any(chart.sliders for chart in visit(name).charts), (
+            "a chapter's static figures need at least one slider or menu")
 
 
 @pages

@@ -196,7 +196,8 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str, metrics: Sequence[st
         base = alt.Chart(part_band)
         x_enc = alt.X(f"{x}:Q", title=x_title or x, scale=scale, axis=alt.Axis(values=xs))
         color = alt.Color(f"{series}:N", scale=colors,
-                          legend=alt.Legend(title=series, orient="bottom"))
+                          legend=alt.Legend(title=series, orient="bottom",
+                                            symbolOpacity=1))
         y_title = METRIC_TITLES.get(metric, metric)
         layer = (
             base.mark_area(opacity=0.18).encode(x=x_enc, y="low:Q", y2="high:Q",
