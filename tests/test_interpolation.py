@@ -99,3 +99,8 @@ def test_outputs_table_judges_reasoning_and_answer():
     assert list(table.columns) == ["prompt", "target", "output", "reasoning right",
                                    "answer right", "edit distance"]
     assert len(table) == 4
+
+
+def test_finetune_larger_than_the_training_set_is_a_clear_error():
+    with pytest.raises(ValueError, match="at most split.n_train"):
+        preset("finetune", {"probe.finetune_examples": [5000]})

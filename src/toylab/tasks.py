@@ -98,6 +98,12 @@ class Examples:
                         np.concatenate([p.length for p in parts]),
                         tuple(c for p in parts for c in p.cells))
 
+    def subset(self, keep: np.ndarray) -> Examples:
+        """The rows where the boolean array ``keep`` is True."""
+        idx = np.flatnonzero(keep)
+        return Examples(self.tokens[idx], self.prompt_len[idx], self.length[idx],
+                        tuple(self.cells[i] for i in idx))
+
     @staticmethod
     def empty() -> Examples:
         return Examples(np.zeros((0, 1), np.int64), np.zeros(0, np.int64),

@@ -37,7 +37,7 @@ import torch
 
 from toylab.cache import Cache, cached
 from toylab.config import check_choice, check_range, override
-from toylab.evaluate import evaluate
+from toylab.evaluate import edit_distance, evaluate
 from toylab.experiment import (
     METRIC_COLUMNS,
     ExperimentConfig,
@@ -106,6 +106,13 @@ class InterpolationConfig(ExperimentConfig):
 
     probe: ProbeConfig = field(default_factory=ProbeConfig)
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.probe.kind == "finetune" and max(self.probe.finetune_examples) > (
+                self.split.n_train):
+            raise ValueError(f"probe.finetune_examples may be at most split.n_train "
+                             f"({self.split.n_train}), got {self.probe.finetune_examples}")
+
 
 _DATAALCHEMY = {  # f1 = rot3, f2 = shift1, f3 = reverse never trained on
     "task.transforms": ["rot3", "shift1", "reverse"],
@@ -160,14 +167,11 @@ def default_config(preset_name: str | None = None) -> InterpolationConfig:
     return preset(preset_name) if preset_name else InterpolationConfig()
 
 
-def _take(ex: Examples, keep: np.ndarray) -> Examples:
-    idx = np.flatnonzero(keep)
-    return Examples(ex.tokens[idx], ex.prompt_len[idx], ex.length[idx],
-                    tuple(ex.cells[i] for i in idx))
+Rows = tuple[list[dict], list[dict]]  # metrics rows, sample rows
 
 
 def _scored(trained: Trained, tests: dict[str, Examples], cfg: InterpolationConfig,
-            **columns: Any) -> tuple[list[dict], list[dict]]:
+            **columns: Any) -> Rows:
     metrics, samples = evaluate(trained.model, trained.task, tests, cfg.eval)
     for row in metrics:
         row.update(columns, seed=cfg.seed)
@@ -176,23 +180,23 @@ def _scored(trained: Trained, tests: dict[str, Examples], cfg: InterpolationConf
     return metrics, samples
 
 
-def _probe_splits(trained, cfg):
+def _probe_splits(trained: Trained, cfg: InterpolationConfig) -> Rows:
     return _scored(trained, trained.split.tests, cfg)
 
 
-def _probe_length(trained, cfg):
+def _probe_length(trained: Trained, cfg: InterpolationConfig) -> Rows:
     metrics, samples = [], []
     tests = trained.split.tests
     for name, ex in (("id", tests["id"]), ("length", tests["length"])):
         lengths = np.array([c.length for c in ex.cells])
         for n in sorted(set(lengths.tolist())):
-            m, s = _scored(trained, {name: _take(ex, lengths == n)}, cfg, test_length=n)
+            m, s = _scored(trained, {name: ex.subset(lengths == n)}, cfg, test_length=n)
             metrics += m
             samples += s
     return metrics, samples
 
 
-def _probe_noise(trained, cfg):
+def _probe_noise(trained: Trained, cfg: InterpolationConfig) -> Rows:
     """Score the trained model on noisy prompts. The noisy tests come from the split the
     model was trained on, rebuilt with noise in the task config: the same seed gives the
     same training set and the same share of test strings, so nothing leaks."""
@@ -215,7 +219,7 @@ def _probe_noise(trained, cfg):
     return metrics, samples
 
 
-def _probe_finetune(trained, cfg):
+def _probe_finetune(trained: Trained, cfg: InterpolationConfig) -> Rows:
     """Fine-tune copies of the trained model on ``n`` held-out examples each."""
     metrics, samples = _scored(trained, trained.split.tests, cfg, finetune_examples=0)
     train_cfg = TrainConfig(max_steps=cfg.probe.finetune_steps,
@@ -238,8 +242,9 @@ def _probe_finetune(trained, cfg):
     return metrics, samples
 
 
-_PROBES: dict[str, Callable] = {"splits": _probe_splits, "length": _probe_length,
-                                "noise": _probe_noise, "finetune": _probe_finetune}
+_PROBES: dict[str, Callable[[Trained, InterpolationConfig], Rows]] = {
+    "splits": _probe_splits, "length": _probe_length, "noise": _probe_noise,
+    "finetune": _probe_finetune}
 
 
 def _compute(cfg: InterpolationConfig, callback, progress: bool) -> dict:
@@ -273,8 +278,6 @@ def run(cfg: InterpolationConfig | None = None, *, cache: Cache | None | bool = 
 def outputs_table(result: Result, split: str = "cmp", n: int = 8) -> pd.DataFrame:
     """Decoded examples of one split with each part judged: is the reasoning right, is the
     answer right, and how far the output is from the target (edit distance)."""
-    from toylab.evaluate import edit_distance
-
     rows = []
     for s in result.samples[result.samples.split == split].head(n).itertuples():
         gold, out = s.target.split(), s.output.split()
