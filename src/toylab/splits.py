@@ -95,18 +95,13 @@ class SplitConfig:
                              "grid) and train_compositions (an explicit list)")
         if self.coverage is not None:
             check_range("coverage", self.coverage, 0.0, 1.0)
-        if self.train_compositions is not None and (
-                not isinstance(self.train_compositions, tuple)
-                or not self.train_compositions
-                or not all(isinstance(c, tuple) and c for c in self.train_compositions)):
-            raise ValueError("train_compositions must be a non-empty tuple of non-empty "
-                             f"tuples of transform names, got {self.train_compositions!r}")
-        if self.test_compositions is not None and (
-                not isinstance(self.test_compositions, tuple)
-                or not self.test_compositions
-                or not all(isinstance(c, tuple) and c for c in self.test_compositions)):
-            raise ValueError("test_compositions must be a non-empty tuple of non-empty "
-                             f"tuples of transform names, got {self.test_compositions!r}")
+        for name in ("train_compositions", "test_compositions"):
+            value = getattr(self, name)
+            if value is not None and (
+                    not isinstance(value, tuple) or not value
+                    or not all(isinstance(c, tuple) and c for c in value)):
+                raise ValueError(f"{name} must be a non-empty tuple of non-empty tuples "
+                                 f"of transform names, got {value!r}")
         if not isinstance(self.unseen_transforms, tuple):
             raise ValueError("unseen_transforms must be a tuple of transform names")
         if not isinstance(self.train_lengths, tuple) or not self.train_lengths:

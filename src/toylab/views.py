@@ -166,6 +166,16 @@ def _metric_rows(frame: pd.DataFrame, metrics: Sequence[str], part: str) -> pd.D
     return rows
 
 
+def _live_points(live: pd.DataFrame, metric: str, part: str,
+                 fixed: dict[str, object] | None, x: alt.X, tooltip: list[str]
+                 ) -> alt.Chart:
+    """One fresh run's values of ``metric`` as black diamonds."""
+    rows, _, _ = _choices(_metric_rows(live, [metric], part), None, fixed)
+    return alt.Chart(rows).mark_point(shape="diamond", size=100, filled=True,
+                                      color="black").encode(
+        x=x, y="value:Q", tooltip=[*tooltip, alt.Tooltip("value:Q", format=".3f")])
+
+
 def curve_view(frame: pd.DataFrame, *, x: str, series: str, metrics: Sequence[str] = (
         "exact_match",), part: str = "full", select: dict[str, Sequence] | None = None,
         fixed: dict[str, object] | None = None, live: pd.DataFrame | None = None,
@@ -211,11 +221,7 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str, metrics: Sequence[st
         for predicate in predicates:
             layer = layer.transform_filter(predicate)
         if live is not None:
-            live_rows, _, _ = _choices(_metric_rows(live, [metric], part), None, fixed)
-            layer += alt.Chart(live_rows).mark_point(
-                shape="diamond", size=90, filled=True, color="black").encode(
-                x=x_enc, y="value:Q", tooltip=[x, series, alt.Tooltip("value:Q",
-                                                                      format=".3f")])
+            layer += _live_points(live, metric, part, fixed, x_enc, [x, series])
         charts.append(layer.properties(width=width, height=190, title=y_title))
     chart = alt.hconcat(*charts)
     if params:
@@ -251,10 +257,7 @@ def bars_view(frame: pd.DataFrame, *, x: str = "split", metrics: Sequence[str] =
         for predicate in predicates:
             layer = layer.transform_filter(predicate)
         if live is not None:
-            live_rows, _, _ = _choices(_metric_rows(live, [metric], part), None, fixed)
-            layer += alt.Chart(live_rows).mark_point(
-                shape="diamond", size=110, filled=True, color="black").encode(
-                x=x_enc, y="value:Q", tooltip=[x, alt.Tooltip("value:Q", format=".3f")])
+            layer += _live_points(live, metric, part, fixed, x_enc, [x])
         charts.append(layer.properties(width=34 * len(order) + 24, height=190,
                                        title=y_title))
     chart = alt.hconcat(*charts)
