@@ -37,6 +37,30 @@ def test_early_stop_at_target_and_history():
     assert "accuracy" in result.history[-1]
 
 
+def test_early_stop_check_decides_as_scoring_everything_would():
+    """Scoring in chunks and stopping early must not change a single decision: a check
+    passes exactly when the probe and the whole set both reach the target, and then it
+    reports the whole set's accuracy."""
+    m, data, val = model(), copy_task(), copy_task(200, seed=1)
+    checks = [(probe, chunk, target) for probe in (1, 40, 64, 500) for chunk in (7, 32, 256)
+              for target in (0.3, 0.6, 0.94, 0.99, 1.0)]
+    seen_pass = seen_fail = 0
+    for round_ in range(16):  # accuracies from 0 through 0.3, 0.7, 0.9 and 0.94 to 1
+        train(m, data, TrainConfig(max_steps=2, target_accuracy=None),
+              torch.Generator().manual_seed(round_))
+        full = sequence_accuracy(m, val)
+        for probe, chunk, target in checks:
+            head = sequence_accuracy(m, {k: v[:probe] for k, v in val.items()})
+            value = early_stop_accuracy(val, target, probe, chunk)(m)
+            passes = head >= target and full >= target
+            assert (value >= target) == passes, (round_, probe, chunk, target)
+            if passes:
+                assert value == full
+            seen_pass, seen_fail = seen_pass + passes, seen_fail + (not passes)
+    assert seen_pass and seen_fail  # both kinds of check were exercised
+    assert early_stop_accuracy(val, None)(m) == sequence_accuracy(m, val)
+
+
 def test_callback_sees_progress_and_can_cancel():
     seen: list[Progress] = []
 

@@ -109,40 +109,61 @@ def next_token_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def sequence_accuracy(model: nn.Module, data: Batch, batch_size: int = 1024) -> float:
-    """Share of sequences whose every masked token is the argmax prediction.
+def sequence_correct(model: nn.Module, data: Batch) -> torch.Tensor:
+    """(B,) bool: whether every masked token of each sequence is the argmax prediction.
 
     Under teacher forcing this equals greedy-decoding exact match: if every target token is
     the argmax given the true prefix, greedy decoding produces exactly that prefix.
     """
     was_training = model.training
     model.eval()
-    correct = 0
-    for start in range(0, len(data["tokens"]), batch_size):
-        tokens = data["tokens"][start:start + batch_size]
-        mask = data["mask"][start:start + batch_size]
-        pred = model(tokens[:, :-1]).argmax(-1)  # (B, T-1)
-        correct += int(((pred == tokens[:, 1:]) | ~mask).all(dim=1).sum())
+    pred = model(data["tokens"][:, :-1]).argmax(-1)  # (B, T-1)
     model.train(was_training)
-    return correct / max(len(data["tokens"]), 1)
+    return ((pred == data["tokens"][:, 1:]) | ~data["mask"]).all(dim=1)
 
 
-def early_stop_accuracy(val: Batch, target: float | None, probe: int = 64
-                        ) -> Callable[[nn.Module], float]:
+def sequence_accuracy(model: nn.Module, data: Batch, batch_size: int = 1024) -> float:
+    """Share of sequences whose every masked token is the argmax prediction."""
+    n = len(data["tokens"])
+    correct = sum(int(sequence_correct(model, {k: v[start:start + batch_size]
+                                                for k, v in data.items()}).sum())
+                  for start in range(0, n, batch_size))
+    return correct / max(n, 1)
+
+
+def early_stop_accuracy(val: Batch, target: float | None, probe: int = 64,
+                        chunk: int = 32) -> Callable[[nn.Module], float]:
     """An ``accuracy_fn`` for ``train`` that is cheap while the model is far from target.
 
-    It scores the first ``probe`` validation sequences and only scores the whole set when
-    those reach ``target``. Exact match sits near 0 for most of training and then jumps, so
-    this cuts the cost of frequent checks about fourfold; the accuracy it reports below the
-    target is the estimate from the probe.
+    A check passes when the first ``probe`` validation sequences reach ``target`` on their
+    own and the whole set does. Sequences are scored ``chunk`` at a time, and scoring stops
+    as soon as either can no longer reach the target, so a check far from target costs one
+    small forward pass (exact match sits near 0 for most of training and then jumps). The
+    accuracy returned is exact when the check gets through the whole set, and otherwise
+    the share correct among the sequences scored so far (an estimate). Chunks of 32 were
+    the cheapest per sequence here: 1.8 ms for 32 sequences of 19 tokens, 5.8 ms for 64.
     """
-    head = {k: v[:probe] for k, v in val.items()}
+    n = len(val["tokens"])
+    p = max(1, min(probe, n))
+
+    def out_of_reach(failures: int, size: int) -> bool:
+        return target is not None and (size - failures) / size < target
+
+    def share(correct: torch.Tensor) -> float:
+        return int(correct.sum()) / max(len(correct), 1)
 
     def accuracy(model: nn.Module) -> float:
-        estimate = sequence_accuracy(model, head)
-        if target is None or estimate >= target or len(val["tokens"]) <= probe:
-            return sequence_accuracy(model, val) if len(val["tokens"]) > probe else estimate
-        return estimate
+        correct = torch.empty(0, dtype=torch.bool)
+        for start in range(0, n, chunk):
+            batch = {k: v[start:start + chunk] for k, v in val.items()}
+            correct = torch.cat([correct, sequence_correct(model, batch)])
+            # each estimate returned early is below target: with f failures among s <= m
+            # scored, 1 - f/s <= 1 - f/m, and the latter is what fell short
+            if out_of_reach(int((~correct[:p]).sum()), p):
+                return share(correct[:p])
+            if out_of_reach(int((~correct).sum()), n):
+                return share(correct)
+        return share(correct)
 
     return accuracy
 
