@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from toylab.model import ModelConfig, TinyTransformer
@@ -5,6 +6,7 @@ from toylab.train import (
     Progress,
     TrainConfig,
     early_stop_accuracy,
+    flat_parameters,
     next_token_loss,
     sequence_accuracy,
     train,
@@ -59,6 +61,44 @@ def test_early_stop_check_decides_as_scoring_everything_would():
             seen_pass, seen_fail = seen_pass + passes, seen_fail + (not passes)
     assert seen_pass and seen_fail  # both kinds of check were exercised
     assert early_stop_accuracy(val, None)(m) == sequence_accuracy(m, val)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_flat_weights_train_exactly_as_per_tensor_adamw(weight_decay):
+    """``train`` updates one flat buffer; the numbers must be those of torch's AdamW over
+    the model's own tensors, step for step, and the model must still see every update."""
+    data = copy_task()
+    flat, plain = model(), model()
+    train(flat, data, TrainConfig(max_steps=40, target_accuracy=None,
+                                  weight_decay=weight_decay),
+          torch.Generator().manual_seed(0))
+    opt = torch.optim.AdamW(plain.parameters(), lr=3e-3, betas=(0.9, 0.99),
+                            weight_decay=weight_decay, fused=True)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(40):
+        idx = torch.randint(0, len(data["tokens"]), (16,), generator=g)
+        loss = next_token_loss(plain, {k: v[idx] for k, v in data.items()})
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    for (name, a), b in zip(flat.state_dict().items(), plain.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert flat.head.weight is flat.tok_emb.weight  # still tied
+
+
+def test_flat_parameters_leave_frozen_weights_out():
+    m = model()
+    m.pos_emb.weight.requires_grad_(False)
+    before = m.pos_emb.weight.clone()
+    weights = flat_parameters(m)
+    assert len(weights) == m.n_params(with_positions=True) - before.numel()
+    train(m, copy_task(), TrainConfig(max_steps=5, target_accuracy=None),
+          torch.Generator().manual_seed(0))
+    assert torch.equal(m.pos_emb.weight, before)
+    for p in m.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        flat_parameters(m)
 
 
 def test_callback_sees_progress_and_can_cancel():
