@@ -1,6 +1,6 @@
 """The benchmark's parts run and report sane numbers (speed itself is not asserted)."""
 
-from toylab.bench import matmul_gflops, throughput
+from toylab.bench import matmul_gflops, pool_rounds, throughput
 
 
 def test_parts_report_positive_numbers():
@@ -9,3 +9,17 @@ def test_parts_report_positive_numbers():
     assert tp["toylab_tokens_per_s"] > 0 and tp["reference_tokens_per_s"] > 0
     assert tp["flops_per_token"] > 6 * 50_000
 
+
+
+def test_rounds_pool_into_medians_over_every_run():
+    rounds = [{"seconds": 0.3, "seconds_each": [0.2, 0.3, 0.4], "steps": 70,
+               "ms_per_step": 4.0, "all_reached": True, "min_test_exact_match": 1.0,
+               "threads": 1},
+              {"seconds": 0.6, "seconds_each": [0.5, 0.6, 0.9], "steps": 80,
+               "ms_per_step": 8.0, "all_reached": False, "min_test_exact_match": 0.98,
+               "threads": 1}]
+    pooled = pool_rounds(rounds)
+    assert pooled["seconds"] == 0.45 and pooled["round_medians"] == [0.3, 0.6]
+    assert pooled["seconds_each"] == [0.2, 0.3, 0.4, 0.5, 0.6, 0.9]
+    assert pooled["steps"] == 75 and not pooled["all_reached"]
+    assert pooled["min_test_exact_match"] == 0.98
