@@ -14,12 +14,13 @@ def test_parts_report_positive_numbers():
 def test_rounds_pool_into_medians_over_every_run():
     rounds = [{"seconds": 0.3, "seconds_each": [0.2, 0.3, 0.4], "steps": 70,
                "ms_per_step": 4.0, "all_reached": True, "min_test_exact_match": 1.0,
-               "threads": 1},
+               "threads": 1, "matmul_gflops_before": 110.0},
               {"seconds": 0.6, "seconds_each": [0.5, 0.6, 0.9], "steps": 80,
                "ms_per_step": 8.0, "all_reached": False, "min_test_exact_match": 0.98,
-               "threads": 1}]
+               "threads": 1, "matmul_gflops_before": 100.0}]
     pooled = pool_rounds(rounds)
     assert pooled["seconds"] == 0.45 and pooled["round_medians"] == [0.3, 0.6]
+    assert pooled["round_matmul_gflops"] == [110.0, 100.0]
     assert pooled["seconds_each"] == [0.2, 0.3, 0.4, 0.5, 0.6, 0.9]
     assert pooled["steps"] == 75 and not pooled["all_reached"]
     assert pooled["min_test_exact_match"] == 0.98

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from toylab.cache import Cache
 from toylab.config import override
-from toylab.experiment import ExperimentConfig, build_model, run
+from toylab.experiment import ExperimentConfig, build_model, run, torch_threads
 from toylab.splits import SplitConfig, make_split
 from toylab.sweep import Job, make_pool, run_jobs
 from toylab.tasks import LetterConfig, make_task
@@ -177,8 +177,11 @@ def seconds_to_99(name: str, seeds: int = 5, threads: int = TrainConfig().thread
     ``threads`` torch threads (default: toylab's, one)."""
     composition, trace = TIME_TO_99[name]
     run(_letters(composition, trace, 99, threads), cache=None)  # warm: first use imports
+    with torch_threads(threads):  # how fast the host is right now, on the same threads
+        gflops = matmul_gflops(n=512, repeats=3)
     runs = [run(_letters(composition, trace, s, threads), cache=None) for s in range(seeds)]
     return {"seconds": statistics.median(r.info["train_seconds"] for r in runs),
+            "matmul_gflops_before": gflops,
             "seconds_each": [r.info["train_seconds"] for r in runs],
             "steps": statistics.median(r.info["steps"] for r in runs),
             "ms_per_step": statistics.median(1e3 * r.info["train_seconds"] / r.info["steps"]
@@ -194,6 +197,7 @@ def pool_rounds(rounds: list[dict]) -> dict:
     each = [t for r in rounds for t in r["seconds_each"]]
     return {**rounds[0], "seconds": statistics.median(each), "seconds_each": each,
             "round_medians": [r["seconds"] for r in rounds],
+            "round_matmul_gflops": [r["matmul_gflops_before"] for r in rounds],
             "steps": statistics.median(r["steps"] for r in rounds),
             "ms_per_step": statistics.median(r["ms_per_step"] for r in rounds),
             "all_reached": all(r["all_reached"] for r in rounds),
