@@ -235,10 +235,10 @@ def benchmark(quick: bool = False) -> dict:
     load_before = os.getloadavg()
     repeats = 2 if quick else 5
     seeds = 2 if quick else 5
-    # The speed of these virtual machines drifts by up to 2x within a minute (the same
-    # training step measured 3.7 ms, then 7-8 ms, then 5 ms), so ROT-3 is timed in three
-    # rounds, at the start, in the middle and at the end, and its headline is the median
-    # over every run of the three.
+    # The speed of these virtual machines drifts by up to 2x within a minute (in one run,
+    # the same training step took 3.7 ms and, a few seconds later, 7-8 ms), so ROT-3 is
+    # timed in three rounds, at the start, in the middle and at the end, and its headline
+    # is the median over every run of the three.
     rounds: dict[str, list[dict]] = {"rot3": [], "rot3_1_thread": []}
 
     def rot3_round() -> None:
