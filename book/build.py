@@ -17,9 +17,10 @@ Jupyter Book and Sphinx rebuild only what they know changed, and they miss some 
 this script decides what to throw away before it builds:
 
 - nothing changed since the last successful build: it does not build at all;
-- the library (``src/toylab``) or the pinned requirements changed: the notebooks' outputs
-  depend on them but their execution cache does not know, so the cache and the built pages
-  go and every chapter runs again;
+- the library's code (not its docstrings, comments, benchmark or command line), its
+  shipped sweeps or the pinned requirements changed: the notebooks' outputs depend on them
+  but their execution cache does not know, so the cache and the built pages go and every
+  chapter runs again;
 - the vendored JavaScript or the book's configuration changed: Sphinx would keep stale
   static files and myst-nb stale per-page script lists, so the built pages go (the execution
   cache stays);
@@ -73,6 +74,15 @@ def _digest(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
+def _code_digest() -> str:
+    """The library as the chapters run it (its code without docstrings or comments, and
+    its shipped sweeps; not the benchmark or the command line) and the pins."""
+    from toylab.cache import source_digest
+
+    return source_digest(exclude=("__main__.py", "bench.py"), data=True) + _digest(
+        [ROOT / "requirements.txt", ROOT / "pyproject.toml"])
+
+
 def _load_vendor():
     spec = importlib.util.spec_from_file_location("toylab_book_vendor", BOOK / "vendor.py")
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
@@ -93,9 +103,7 @@ def input_keys() -> dict[str, str]:
         if p.is_file() and vendor_dir not in p.parents and "__pycache__" not in p.parts
     ]
     return {
-        "code": _digest(
-            [ROOT / "src" / "toylab", ROOT / "requirements.txt", ROOT / "pyproject.toml"]
-        ),
+        "code": _code_digest(),
         "site": _digest(
             [vendor_dir / "manifest.json", BOOK / "_config.yml", BOOK / "_toc.yml"]
         ),

@@ -8,8 +8,8 @@ CI). This script writes that cell, so the URL never has to be typed into a noteb
     python book/sync_colab.py          # rewrite the cell where it differs
     python book/sync_colab.py --check  # only report; exit 1 if a chapter is out of date
 
-A chapter whose first cell is not the set-up cell gets one inserted before it. The cell's
-metadata (tags such as ``remove-cell``, which hides it on the web site) is kept. Nothing
+A chapter whose first cell is not the set-up cell gets one inserted before it. The cell
+is tagged ``remove-cell``, which hides it on the web site (other metadata is kept). Nothing
 else in the notebook changes.
 """
 
@@ -64,11 +64,16 @@ def sync(path: Path, write: bool = True) -> bool:
     source = setup_source()
     first = nb.cells[0] if nb.cells else None
     if first is not None and first.cell_type == "code" and MARKER in first.source:
-        if first.source == source:
+        tags = first.metadata.setdefault("tags", [])
+        if first.source == source and "remove-cell" in tags:
             return False
         first.source = source
+        if "remove-cell" not in tags:
+            tags.append("remove-cell")  # the set-up cell never shows on the site
     else:
-        nb.cells.insert(0, nbformat.v4.new_code_cell(source))
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["tags"] = ["remove-cell"]
+        nb.cells.insert(0, cell)
     if write:
         nbformat.write(nb, path)
     return True

@@ -4,8 +4,9 @@ import torch
 import torch.nn as nn
 
 from toylab.evaluate import EvalConfig, bleu, edit_distance, evaluate, greedy_decode, score
-from toylab.splits import SplitConfig, make_split
+from toylab.splits import make_split
 from toylab.tasks import LetterConfig, make_task
+from toylab.tasks import LetterSplitConfig as SplitConfig
 
 
 class Oracle(nn.Module):
@@ -70,17 +71,18 @@ def test_no_trace_has_no_reasoning_part():
 def test_shortcut_decoding_equals_plain_greedy_decoding(steps):
     from toylab.config import override
     from toylab.evaluate import decode_examples
-    from toylab.experiment import ExperimentConfig, build_model, fit
+    from toylab.experiment import LAB, ExperimentConfig
 
     cfg = override(ExperimentConfig(), {
         "task.noise_p": 0.3, "split.tests": ["id", "cmp", "length", "noise"],
         "split.n_test": 64, "train.max_steps": max(steps, 1),
         "train.target_accuracy": None})
-    task = make_task(cfg.task)
-    split = make_split(task, cfg.split, 0)
-    model = build_model(cfg, task)
     if steps:
-        fit(model, split.train, split.val, cfg)
+        trained = LAB.train_model(cfg)
+        task, split, model = trained.task, trained.split, trained.model
+    else:
+        task, split = LAB.data(cfg)
+        model = LAB.model(cfg, task)
     eos = task.vocab.index["<eos>"]
     for ex in split.tests.values():
         plain = greedy_decode(model, ex.prompts(), 20, eos)

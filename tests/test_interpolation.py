@@ -39,7 +39,10 @@ def test_shipped_sweeps_name_presets_of_this_module():
 def test_splits_probe_scores_every_split_and_part():
     result = quick("splits")
     m = result.metrics
-    assert list(m.columns) == ["seed", "split", "part", "metric", "value", "n"]
+    assert list(m.columns) == ["trace", "patch", "compositions", "examples_per_cell",
+                               "patch_examples", "seed", "split", "part", "metric",
+                               "value", "n"]
+    assert m.compositions.eq(3).all() and m.examples_per_cell.eq(round(2000 / 3, 1)).all()
     assert set(m.split) == {"id", "cmp", "pood", "ood"}
     assert set(m.part) == {"full", "reasoning", "answer"}
 

@@ -7,6 +7,7 @@ The notebook on disk is not changed.
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
@@ -61,3 +62,32 @@ def test_chapter_uses_the_python3_kernel(path: Path) -> None:
         "chapters must name the kernel 'python3' so the book build, the tests and Colab "
         "all find one"
     )
+
+
+#: The longest code cell a chapter may hold (lines), the set-up cell aside.
+MAX_CELL_LINES = 8
+LOOPS = (ast.For, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+@chapters
+def test_chapter_is_thin(path: Path) -> None:
+    """Chapters call the library: no function, loop or lambda, no long cell."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells[1:], start=1):
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        kinds = {type(node).__name__ for node in ast.walk(tree)
+                 if isinstance(node, (ast.FunctionDef, ast.Lambda, *LOOPS))}
+        assert not kinds, f"cell {i} holds {sorted(kinds)}; move it into toylab"
+        lines = len(cell.source.strip().splitlines())
+        assert lines <= MAX_CELL_LINES, f"cell {i} has {lines} lines"
+
+
+@chapters
+def test_set_up_cell_comes_first_and_is_hidden_on_the_site(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0]
+    assert first.cell_type == "code" and 'find_spec("toylab")' in first.source
+    assert "remove-cell" in first.metadata.get("tags", [])
+    assert sum('find_spec("toylab")' in c.source for c in nb.cells) == 1

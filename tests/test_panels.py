@@ -1,14 +1,27 @@
 """Panels with real widgets and real training (a small config, a few seconds)."""
 
+import threading
+
 import pandas as pd
+import pytest
 
-from toylab.config import override
-from toylab.experiment import ExperimentConfig
+from toylab.experiments.toy_lab import ToyLab
 from toylab.panels import Panel
+from toylab.views import coverage_view
 
-BASE = override(ExperimentConfig(), {
-    "split.n_train": 300, "split.n_test": 16, "split.n_val": 32, "train.max_steps": 40})
 COVERAGES = [0.0, 0.25, 0.375, 0.5]
+
+
+class Small(ToyLab):
+    """Chapter 0's experiment with a preset small enough to train in a second."""
+
+    kind = "tests.panels/1"
+    presets = {"small": {"split.n_train": 300, "split.n_test": 16, "split.n_val": 32,
+                         "train.max_steps": 40, "split.tests": ["id", "cmp"],
+                         "task.transforms": ["rot3", "shift1", "reverse", "atbash"]}}
+
+
+SMALL = Small()
 
 
 def band():
@@ -18,8 +31,9 @@ def band():
     return pd.DataFrame(rows)
 
 
-def make_panel():
-    return Panel(BASE, {"split.coverage": COVERAGES, "seed": [0, 1]}, band())
+def make_panel(**kwargs):
+    return Panel(SMALL, "small", {"split.coverage": COVERAGES, "seed": [0, 1]}, band(),
+                 **kwargs)
 
 
 def test_last_value_wins_when_sliders_move_quickly():
@@ -33,6 +47,9 @@ def test_last_value_wins_when_sliders_move_quickly():
     assert 'src="data:image/png;base64,' in panel.figure.value
     assert 'alt="coverage = 0.5' in panel.figure.value
     assert "coverage = 0.5" in panel.status.value
+    # the live run carries the slider's column itself, under the slider's name
+    assert panel.result.metrics.coverage.eq(0.5).all()
+    panel.close()
 
 
 def test_slider_release_triggers_a_run():
@@ -41,6 +58,7 @@ def test_slider_release_triggers_a_run():
     panel.sliders["split.coverage"].value = 0.25
     panel.wait()
     assert panel.result.config.split.coverage == 0.25
+    panel.close()
 
 
 def test_bad_value_is_a_message_not_a_trace():
@@ -49,45 +67,65 @@ def test_bad_value_is_a_message_not_a_trace():
     panel.wait()
     assert panel.result is None
     assert "Cannot run this" in panel.status.value and "coverage" in panel.status.value
+    panel.close()
 
 
-def test_a_custom_view_gets_the_other_sliders_band_and_the_live_run():
-    seen = {}
+def test_a_view_gets_the_other_sliders_band_and_the_live_run():
+    seen = []
     frame = pd.concat([band().assign(trace=True), band().assign(trace=False, value=0.1)])
 
-    def view(band_rows, values, live):
-        seen.setdefault("calls", []).append((band_rows, values, live))
-        from toylab.views import coverage_view
-        return coverage_view(band_rows, value=values["coverage"], live=live)
+    def view(band_rows, live=None, value=None, title=None):
+        seen.append((band_rows, live, value, title))
+        return coverage_view(band_rows, value=value, live=live, title=title)
 
-    panel = Panel(override(BASE, {"task.trace": True}),
-                  {"split.coverage": COVERAGES, "task.trace": [False, True], "seed": [0]},
-                  frame, view=view, description="exact match")
+    panel = Panel(SMALL, "small", {"split.coverage": COVERAGES, "task.trace": [False, True],
+                                   "seed": [0]}, frame, view=view, options={"title": "t"},
+                  description="exact match")
     panel.request({"split.coverage": 0.25, "task.trace": False, "seed": 0})
     panel.wait()
-    (before, values, none), (after, _, live) = seen["calls"][-2:]
+    (_, none, _, _), (after, live, value, title) = seen[-2:]
     assert none is None  # the shipped seeds are drawn before training starts
-    assert values == {"coverage": 0.25, "trace": False, "seed": 0}
+    assert value == 0.25 and title == "t"
     assert set(after.trace) == {False}  # the band holds the other slider's value only
-    assert set(after.coverage) == set(COVERAGES[1:])  # but every value of the main one
+    assert set(after.coverage) == set(COVERAGES[1:])  # but every value along the axis
     assert live.trace.eq(False).all() and live.coverage.eq(0.25).all()
     assert "trace = False" in panel.figure.value
+    panel.close()
 
 
 def test_a_failing_view_becomes_a_message_and_the_panel_keeps_working():
-    calls = []
-
-    def view(band_rows, values, live):
-        calls.append(live)
-        if live is not None and values["coverage"] == 0.25:
+    def view(band_rows, live=None, value=None):
+        if live is not None and value == 0.25:
             raise RuntimeError("the view broke")
-        from toylab.views import coverage_view
-        return coverage_view(band_rows, value=values["coverage"], live=live)
+        return coverage_view(band_rows, value=value, live=live)
 
-    panel = Panel(BASE, {"split.coverage": COVERAGES, "seed": [0]}, band(), view=view)
+    panel = Panel(SMALL, "small", {"split.coverage": COVERAGES, "seed": [0]}, band(),
+                  view=view)
     panel.request({"split.coverage": 0.25, "seed": 0})
     panel.wait()
     assert "Something went wrong: RuntimeError: the view broke" in panel.status.value
     panel.request({"split.coverage": 0.5, "seed": 0})
     panel.wait()
     assert "coverage = 0.5: trained" in panel.status.value
+    panel.close()
+
+
+def test_closing_ends_the_thread_and_a_rebuilt_panel_replaces_the_old_one():
+    before = threading.active_count()
+    first = make_panel()
+    first.request({"split.coverage": 0.5, "seed": 0})  # closed while it may be training
+    second = make_panel()  # the same preset and sliders: the first one is closed
+    assert first.closed and not first._thread.is_alive()
+    with pytest.raises(ValueError, match="closed"):
+        first.request()
+    second.widget.close()  # closing the widget (as the notebook front end does) ends it
+    second._thread.join(10)
+    assert second.closed and not second._thread.is_alive()
+    assert threading.active_count() <= before
+
+
+def test_a_panel_needs_an_experiment_and_a_known_preset():
+    with pytest.raises(ValueError, match="experiment module"):
+        Panel(object(), "small", {"seed": [0]}, band())
+    with pytest.raises(ValueError, match="unknown preset"):
+        Panel(SMALL, "nope", {"seed": [0]}, band())

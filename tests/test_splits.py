@@ -3,8 +3,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toylab.splits import TEST_SPLITS, LeakageError, SplitConfig, make_split
+from toylab.splits import LeakageError, make_split
 from toylab.tasks import LetterConfig, make_task
+from toylab.tasks import LetterSplitConfig as SplitConfig
+from toylab.tasks.letter_splits import TEST_SPLITS
 
 RICH = LetterConfig(lengths=(3, 4, 5), noise_p=0.2,
                     transforms=("rot3", "shift1", "reverse", "atbash"))
@@ -23,7 +25,7 @@ def test_every_named_split_holds_what_it_says():
                               train_compositions=(("rot3", "rot3"), ("rot3", "shift1"),
                                                   ("shift1", "reverse")),
                               tests=tuple(TEST_SPLITS), n_test=64))
-    seen = set(split.seen_transforms)
+    seen = set(split.record["seen_transforms"])
     assert seen == {"rot3", "shift1", "reverse"}
     trained = {c.composition for c in split.train_cells}
     for cell in split.test_cells["cmp"]:
@@ -51,7 +53,7 @@ def test_no_leakage_and_coverage_is_the_share_of_the_grid(coverage, seed):
 
 def test_low_coverage_still_sees_every_transformation_it_can():
     split = build(SplitConfig(coverage=0.125, tests=("id", "cmp")))  # 2 compositions
-    assert len(split.seen_transforms) == 4
+    assert len(split.record["seen_transforms"]) == 4
 
 
 def test_leakage_check_catches_a_planted_leak():

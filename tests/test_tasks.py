@@ -3,8 +3,8 @@ import pytest
 
 from toylab.tasks import (
     TASKS,
-    Cell,
     Examples,
+    LetterCell,
     LetterConfig,
     LetterTask,
     make_task,
@@ -58,8 +58,8 @@ def test_reference_solver_agrees_with_every_clean_cell(cfg):
 def test_noise_corrupts_prompts_only():
     task = make_task(CONFIGS[3])
     rng = np.random.default_rng(0)
-    clean_cell = Cell(("rot3", "shift1"), 4)
-    noisy = task.sample(Cell(("rot3", "shift1"), 4, "noisy"), 200, rng, "train", 1)
+    clean_cell = LetterCell(("rot3", "shift1"), 4)
+    noisy = task.sample(LetterCell(("rot3", "shift1"), 4, "noisy"), 200, rng, "train", 1)
     changed = 0
     for prompt, target in decode_rows(task, noisy):
         clean_prompt = [t for t in prompt if t != "<unk>"]  # insert noise only

@@ -37,9 +37,9 @@ import torch.nn.functional as F
 from toylab.cache import Cache
 from toylab.config import override
 from toylab.experiment import ExperimentConfig, build_model, run, torch_threads
-from toylab.splits import SplitConfig, make_split
+from toylab.splits import make_split
 from toylab.sweep import Job, make_pool, run_jobs
-from toylab.tasks import LetterConfig, make_task
+from toylab.tasks import LetterConfig, LetterSplitConfig, make_task
 from toylab.train import TrainConfig, next_token_loss, train
 
 TARGETS = {"reference_ratio": (">=", 1.0), "rot3_seconds_to_99": ("<=", 0.4),
@@ -160,7 +160,7 @@ def _letters(composition: tuple[str, ...], trace: bool, seed: int, threads: int 
     task = LetterConfig(alphabet_size=26, lengths=(8,),
                         transforms=tuple(dict.fromkeys(composition)),
                         depths=(len(composition),), trace=trace)
-    split = SplitConfig(coverage=None, train_compositions=(composition,),
+    split = LetterSplitConfig(coverage=None, train_compositions=(composition,),
                         train_lengths=(8,), tests=("id",), n_train=4000, n_test=512)
     return ExperimentConfig(task=task, split=split, seed=seed,
                             train=TrainConfig(threads=threads))

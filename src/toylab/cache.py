@@ -1,8 +1,10 @@
 """Results cached on disk under a hash of the config and the code.
 
 An entry is one JSON file named by ``key(kind, config)``: a SHA-256 of the experiment kind,
-the config (as plain data) and ``code_version()`` (the package version plus a hash of its
-source files, so editing the code never serves a stale result). Entries are written to a
+the config (as plain data) and ``code_version()``: the package version plus a hash of the
+code that can change a result, so editing that code never serves a stale result, while
+editing a docstring, a comment, the benchmark, the figures or the analysis keeps every
+entry (``source_digest``). Entries are written to a
 temporary file and moved into place, so a reader never sees half an entry; an entry that
 fails to parse anyway (a crash mid-copy, a disk error, a hand edit) is recomputed with a
 warning.
@@ -12,6 +14,7 @@ The folder is ``$TOYLAB_CACHE`` if set, else ``~/.cache/toylab``.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
@@ -33,15 +36,49 @@ def default_dir() -> Path:
     return Path(os.environ.get(ENV_VAR) or Path.home() / ".cache" / "toylab")
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """The package version and a short hash of every source file in the package."""
+#: Modules that read results but never make them: editing them keeps every cache entry.
+NOT_RESULTS = ("__main__.py", "bench.py", "exercises.py", "panels.py", "progress.py",
+               "results.py", "sweep.py", "views.py")
+
+
+def _code(source: str) -> str:
+    """A module's code without its docstrings, comments and layout, and without top-level
+    functions marked ``@analysis`` (``toylab.results``: they read results, never make
+    them)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(
+                getattr(body[0], "value", None), ast.Constant) and isinstance(
+                body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    tree.body = [n for n in tree.body if not (
+        isinstance(n, (ast.FunctionDef, ast.ClassDef)) and any(
+            getattr(d, "id", None) == "analysis" for d in n.decorator_list))]
+    return ast.dump(tree)
+
+
+def source_digest(exclude: tuple[str, ...] = NOT_RESULTS, data: bool = False) -> str:
+    """A short hash of toylab's code (``_code`` of every module but ``exclude``), and of
+    its shipped sweep files too if ``data``."""
     digest = hashlib.sha256()
     root = Path(toylab.__file__).parent
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return f"{toylab.__version__}+{digest.hexdigest()[:12]}"
+    files = sorted(root.rglob("*.py")) + (sorted((root / "sweeps").iterdir()) if data
+                                          else [])
+    for path in files:
+        name = path.relative_to(root).as_posix()
+        if name in exclude or "__pycache__" in name:
+            continue
+        digest.update(name.encode())
+        text = path.read_bytes()
+        digest.update(_code(text.decode()).encode() if path.suffix == ".py" else text)
+    return digest.hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """The package version and a short hash of the code that can change a result."""
+    return f"{toylab.__version__}+{source_digest()}"
 
 
 def key(kind: str, config: Any) -> str:

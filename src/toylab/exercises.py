@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import pandas as pd
 
 from toylab.config import check_range
+from toylab.results import seed_band, select
 from toylab.splits import LeakageError, Split
 from toylab.sweep import shipped
 from toylab.tasks import LetterConfig, LetterTask
-from toylab.views import seed_band
 
 
 def _report(ok: bool, good: str, bad: str) -> bool:
@@ -64,12 +64,8 @@ def check_held_out_split(split: Split, held_out: Sequence[str]) -> bool:
 
 def _cmp_band(sweep: str, field: str, **fixed) -> pd.DataFrame:
     """Mean, lowest and highest held-out (cmp) exact match per value of ``field``."""
-    frame = shipped(sweep)
-    rows = frame[(frame.split == "cmp") & (frame.part == "full")
-                 & (frame.metric == "exact_match")]
-    for column, value in fixed.items():
-        rows = rows[rows[column] == value]
-    return seed_band(rows, [field]).sort_values(field)
+    return seed_band(select(shipped(sweep), split="cmp", **fixed), [field]).sort_values(
+        field)
 
 
 def check_coverage_prediction(prediction: float, coverage: float, trace: bool = True,

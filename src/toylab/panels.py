@@ -1,14 +1,20 @@
 """Live panels: ipywidgets sliders that retrain the model when released.
 
-A ``Panel`` shows sliders for a few config fields, a progress bar with the time left, a
-message line and a figure from ``toylab.views``. Releasing a slider asks for a run of the
-config those sliders describe; a background thread trains it through the cache (so values
-seen before answer at once) while the kernel stays free to take the next slider move. A
-newer request cancels the run in progress, so runs never stack up: the last value wins. A
-config the library rejects shows its ``ValueError`` message in the panel, not a trace.
+A ``Panel`` is made from an experiment (``toylab.experiments.<chapter>``), one of its
+presets and the sliders, each a config path with the values it offers. It shows the
+sliders, a progress bar with the time left, a message line and a figure from
+``toylab.views``. Releasing a slider asks for a run of the config the sliders describe; a
+background thread trains it through the experiment's cached ``run`` (so values seen before
+answer at once) while the kernel stays free to take the next slider move. A newer request
+cancels the run in progress, so runs never stack up: the last value wins. A config the
+library rejects shows its ``ValueError`` message in the panel, not a trace. Closing the
+panel (``close()``, or closing its widget) ends its thread; a panel built again in the same
+kernel for the same preset closes the one it replaces.
 
-The figure is the same Altair view the static site shows, with the slider values fixed
-and the live result overlaid on the shipped seed band, rendered to PNG offline.
+The figure is the same Altair view the static site shows, drawn over the shipped sweep
+(only its rows at the other sliders' values), with the live run's rows overlaid, rendered to
+PNG offline. The live run's metrics carry the config fields the experiment reports, under
+the names the slider and the axes use.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
+import inspect
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,45 +33,64 @@ import ipywidgets as widgets
 import pandas as pd
 
 from toylab.config import override
-from toylab.experiment import Cancelled, Result, run
+from toylab.experiment import Cancelled, Experiment, Result
 from toylab.train import Progress, warm_up
 from toylab.views import coverage_view, to_png
 
-#: ``view(band, values, live)`` -> Altair chart: ``band`` is the shipped sweep (rows of the
-#: other sliders' values), ``values`` the slider values by short name, ``live`` the fresh
-#: run's metrics with the slider values as columns, or None for the drawing made at once,
-#: before the run has finished.
-View = Callable[[pd.DataFrame, dict[str, Any], pd.DataFrame], Any]
+#: A view from ``toylab.views``: ``view(band, live=..., **options)`` -> Altair chart.
+View = Callable[..., Any]
+#: Open panels by (experiment kind, preset, slider paths): the newest replaces the last.
+_OPEN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _experiment(experiment: Any) -> Experiment:
+    """An ``Experiment``, or the ``EXPERIMENT`` of an experiment module."""
+    found = getattr(experiment, "EXPERIMENT", experiment)
+    if not isinstance(found, Experiment):
+        raise ValueError("a panel needs an experiment module (toylab.experiments.<name>) "
+                         f"or its EXPERIMENT, got {experiment!r}")
+    return found
 
 
 class Panel:
-    """Sliders over config fields that retrain live.
+    """Sliders over config fields of one preset that retrain live.
 
     Args:
-        base: the config the sliders modify.
+        experiment: an experiment module (``toylab.experiments.toy_lab``) or its
+            ``EXPERIMENT``.
+        preset: the preset the sliders start from.
         sliders: config path -> the values the slider offers, e.g.
-            ``{"split.coverage": [0.0625, 0.125, ...], "seed": [0, 1, 2, 3, 4]}``.
-            The first path is the main field (named by its last part).
+            ``{"split.coverage": [0.125, 0.25, ...], "seed": [0, 1, 2, 3, 4]}``. A slider
+            is named, and its column found, by the path's last part.
         band: the shipped sweep frame the live result is drawn over.
-        view: ``view(band, values, live)`` -> Altair chart (default: ``coverage_view``
-            over the first slider's field). The band passed in holds only the rows of the
-            sliders' values for every slider column it has except the first and ``seed``.
-        runner: ``runner(cfg, callback=)`` -> ``Result`` (default: cached ``run``).
+        view: a view of ``toylab.views`` (default ``coverage_view``).
+        options: keyword arguments of the view (``x``, ``metrics``, ``fixed``, ...).
+        along: the slider column the view spreads along (its x axis), which the band is
+            not narrowed by; default: the first slider's, for a view that takes a
+            ``value`` (``coverage_view``), else none. The band is narrowed to the slider
+            values of every other slider column it has, ``seed`` excepted.
+        changes: ``override`` changes of the preset the sliders do not set.
         description: what the figure shows, for its alt text.
     """
 
-    def __init__(self, base: Any, sliders: dict[str, Sequence[Any]], band: pd.DataFrame,
-                 *, view: View | None = None,
-                 runner: Callable[..., Result] | None = None,
+    def __init__(self, experiment: Any, preset: str, sliders: dict[str, Sequence[Any]],
+                 band: pd.DataFrame, *, view: View = coverage_view,
+                 options: dict[str, Any] | None = None, along: str | None = None,
+                 changes: dict[str, Any] | None = None,
                  description: str = "exact match by test split"):
         if not sliders:
             raise ValueError("a panel needs at least one slider")
-        self.base, self.band, self.description = base, band, description
-        self.runner = runner or (lambda cfg, callback: run(cfg, callback=callback))
+        self.experiment = _experiment(experiment)
+        self.base = self.experiment.preset(preset, changes)
+        self.band, self.description = band, description
+        self.view, self.options = view, dict(options or {})
         self.paths = list(sliders)
-        self.field = self.paths[0].split(".")[-1]
-        self.view = view or (lambda band, values, live: coverage_view(
-            band, field=self.field, value=values[self.field], live=live))
+        columns = [path.split(".")[-1] for path in self.paths]
+        takes_value = "value" in inspect.signature(view).parameters
+        self.along = along or (columns[0] if takes_value else None)
+        if self.along is not None and self.along not in columns:
+            raise ValueError(f"along={self.along!r} is not a slider; sliders: {columns}")
+        self.field = self.along or columns[0]
         self.sliders = {
             path: widgets.SelectionSlider(
                 options=list(values), value=_middle(values),
@@ -78,14 +105,38 @@ class Panel:
                                     self.figure])
         self.result: Result | None = None
         self.runs_started = 0
+        self.closed = False
         self._lock = threading.Condition()
         self._wanted: dict[str, Any] | None = None
         self._generation = 0
         self._done_generation = 0
         for slider in self.sliders.values():
             slider.observe(lambda _change: self.request(), names="value")
+        self.widget.observe(self._on_widget_closed, names="comm")
+        key = (self.experiment.kind, preset, tuple(self.paths))
+        if (old := _OPEN.get(key)) is not None:
+            old.close()
+        _OPEN[key] = self
         self._thread = threading.Thread(target=self._work, daemon=True)
         self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Cancel any run, end the panel's thread and close its widgets."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            self._generation += 1  # a run in progress is now stale: it cancels itself
+            self._lock.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        self.widget.close()
+        for w in (*self.sliders.values(), self.bar, self.status, self.figure):
+            w.close()
+
+    def _on_widget_closed(self, change: dict) -> None:
+        if change["new"] is None:
+            self.close()
 
     def values(self) -> dict[str, Any]:
         """What the sliders say now, by config path."""
@@ -95,6 +146,8 @@ class Panel:
         """Ask for a run of these slider values (default: the sliders' own); any run in
         progress for older values is cancelled."""
         with self._lock:
+            if self.closed:
+                raise ValueError("this panel is closed; build a new one")
             self._wanted = dict(values) if values is not None else self.values()
             self._generation += 1
             self._lock.notify()
@@ -124,8 +177,12 @@ class Panel:
         warm_up()
         while True:
             with self._lock:
-                while self._wanted is None:
+                while self._wanted is None and not self.closed:
                     self._lock.wait()
+                if self.closed:
+                    self._done_generation = self._generation
+                    self._lock.notify_all()
+                    return
                 wanted, generation = self._wanted, self._generation
                 self._wanted = None
             try:
@@ -163,7 +220,7 @@ class Panel:
             return not self._stale(generation)
 
         try:
-            result = self.runner(cfg, callback=callback)
+            result = self.experiment.run(cfg, callback=callback)
         except Cancelled:
             return
         except ValueError as err:
@@ -174,8 +231,7 @@ class Panel:
         self.result = result
         self.bar.value = self.bar.max
         self.bar.description = "done"
-        self._draw(values, result.metrics.assign(
-            **{k: v for k, v in values.items() if k not in result.metrics}))
+        self._draw(values, result.metrics)
         seconds = time.perf_counter() - start
         info, value = result.info, values[self.field]
         self.status.value = (f"{self.field} = {value}: trained {info['steps']} steps "
@@ -185,7 +241,9 @@ class Panel:
 
     def _draw(self, values: dict[str, Any], live: pd.DataFrame | None) -> None:
         """Show the view at these slider values (``live`` None: the shipped seeds only)."""
-        chart = self.view(self._band(values), values, live)
+        extra = {"value": values[self.along]} if self.along is not None and (
+            "value" in inspect.signature(self.view).parameters) else {}
+        chart = self.view(self._band(values), live=live, **self.options, **extra)
         shown = ", ".join(f"{k} = {v}" for k, v in values.items())
         who = ("this run (black diamonds) over the shipped seeds" if live is not None
                else "the shipped seeds (this run is training)")
@@ -197,7 +255,7 @@ class Panel:
     def _band(self, values: dict[str, Any]) -> pd.DataFrame:
         band = self.band
         for name, value in values.items():
-            if name not in (self.field, "seed") and name in band:
+            if name not in (self.along, "seed") and name in band:
                 band = band[band[name] == value]
         return band
 

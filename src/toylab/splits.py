@@ -1,128 +1,51 @@
-"""Coverage splits over a task's grid of (composition x length x format) cells.
+"""What every split holds, whatever the family: a training set, named test sets, the record
+of which cells went where, and the leakage check.
 
-A split decides which cells training touches and which cells each named test holds out.
-``coverage`` is the share of the task's composition grid that training touches. Instances
-are held out too: every test example is drawn from the test share of its cell's strings,
-every training example from the train share, so an in-distribution test string was never
-trained on either.
+Each task family owns its split strategy (``Task.make_split``: which cells training covers,
+which named tests it makes; for the letter family, ``toylab.tasks.letter_splits``). This
+module holds what they share:
 
-Named test splits (``TEST_SPLITS``), after DataAlchemy's transformation, length and format
-axes:
+* ``Split``: the examples and the record of cells, with ``check_no_leakage``;
+* ``draw``: examples spread evenly over cells, from one share of their instances;
+* ``make_split(task, cfg, seed)``: the task's own strategy.
 
-* ``id``: the training compositions, at the training lengths, clean format.
-* ``cmp``: compositions not trained on, built only from transformations training saw.
-* ``pood``: compositions mixing seen transformations with at least one never seen.
-* ``ood``: compositions of transformations training never saw.
-* ``length``: the training compositions at the grid's other lengths.
-* ``noise``: the training compositions in the noisy format.
-
-A *patch* (``patch > 0``) adds examples of one held-out split's cells to training, drawn
-from the train share of their strings, so the split's test strings stay unseen. The split
-records the patched cells, and the leakage check allows exactly those.
+A *patch* adds examples of one held-out split's cells to training, drawn from the training
+share of their instances, so the split's test examples stay unseen; the split records the
+patched cells, and the leakage check allows exactly those.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from toylab.config import check_choice, check_range
-from toylab.tasks import Cell, Examples, Task
-
-TEST_SPLITS = {
-    "id": "trained compositions, new strings",
-    "cmp": "unseen composition of seen transformations",
-    "pood": "composition with at least one unseen transformation",
-    "ood": "only unseen transformations",
-    "length": "trained compositions at other lengths",
-    "noise": "trained compositions, noisy prompt format",
-}
+if TYPE_CHECKING:  # the task package imports this module, so no import at run time
+    from toylab.tasks.base import Cell, Task
+    from toylab.tasks.data import Examples
 
 
 class LeakageError(AssertionError):
-    """A held-out cell or test string turned up in training."""
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    """Which part of the grid training covers, and what is held out.
-
-    Attributes:
-        coverage: share of the composition grid training touches, in (0, 1]. The number of
-            training compositions is ``coverage * grid size``, rounded half up; at least
-            one. Ignored
-            (must be None) when ``train_compositions`` is given.
-        train_compositions: an explicit list of training compositions, e.g.
-            ``(("rot3", "rot3"), ("rot3", "shift1"))``, instead of a coverage.
-        unseen_transforms: transformations no training composition may use (for the
-            ``pood`` and ``ood`` tests).
-        test_compositions: if given, the held-out tests (``cmp``, ``pood``, ``ood``) hold
-            only these compositions, e.g. ``(("shift1", "rot3"),)``; each must be in the
-            grid and not trained on.
-        train_lengths: element lengths used in training; the grid's other lengths form the
-            ``length`` test.
-        n_train: training examples, spread evenly over the training cells. 1-200,000.
-        n_test: examples in each test split, spread evenly over its cells. 1-20,000.
-        n_val: in-distribution examples (from the test share) used for early stopping.
-        test_share: share of each cell's strings reserved for testing, in [0.05, 0.95].
-        tests: the named test splits to build (see ``TEST_SPLITS``); each must be
-            non-empty for this grid and training set.
-        patch: held-out examples added to training, as a share of ``n_train``, in [0, 1].
-        patch_split: the test split whose cells the patch comes from.
-        seed: seeds the choice of training compositions and the string shares; None
-            means the experiment's seed decides.
-    """
-
-    coverage: float | None = 0.5
-    train_compositions: tuple[tuple[str, ...], ...] | None = None
-    unseen_transforms: tuple[str, ...] = ()
-    test_compositions: tuple[tuple[str, ...], ...] | None = None
-    train_lengths: tuple[int, ...] = (4,)
-    n_train: int = 2000
-    n_test: int = 256
-    n_val: int = 256
-    test_share: float = 0.2
-    tests: tuple[str, ...] = ("id", "cmp")
-    patch: float = 0.0
-    patch_split: str = "cmp"
-    seed: int | None = None
-
-    def __post_init__(self):
-        if (self.coverage is None) == (self.train_compositions is None):
-            raise ValueError("give exactly one of coverage (a share of the composition "
-                             "grid) and train_compositions (an explicit list)")
-        if self.coverage is not None:
-            check_range("coverage", self.coverage, 0.0, 1.0)
-        for name in ("train_compositions", "test_compositions"):
-            value = getattr(self, name)
-            if value is not None and (
-                    not isinstance(value, tuple) or not value
-                    or not all(isinstance(c, tuple) and c for c in value)):
-                raise ValueError(f"{name} must be a non-empty tuple of non-empty tuples "
-                                 f"of transform names, got {value!r}")
-        if not isinstance(self.unseen_transforms, tuple):
-            raise ValueError("unseen_transforms must be a tuple of transform names")
-        if not isinstance(self.train_lengths, tuple) or not self.train_lengths:
-            raise ValueError("train_lengths must be a non-empty tuple of lengths")
-        check_range("n_train", self.n_train, 1, 200_000, integer=True)
-        check_range("n_test", self.n_test, 1, 20_000, integer=True)
-        check_range("n_val", self.n_val, 1, 20_000, integer=True)
-        check_range("test_share", self.test_share, 0.05, 0.95)
-        if not isinstance(self.tests, tuple) or not self.tests:
-            raise ValueError(f"tests must be a non-empty tuple of {list(TEST_SPLITS)}")
-        for name in self.tests:
-            check_choice("tests entry", name, TEST_SPLITS)
-        check_range("patch", self.patch, 0.0, 1.0)
-        check_choice("patch_split", self.patch_split, [s for s in TEST_SPLITS if s != "id"])
-        if self.seed is not None:
-            check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
+    """A held-out cell or test example turned up in training."""
 
 
 @dataclass
 class Split:
-    """What a split holds: examples, and the record of which cells went where."""
+    """What a split holds: examples, and the record of which cells went where.
+
+    Attributes:
+        train, patch, val: training examples, held-out examples added to training, and
+            in-distribution examples (from the test share) for early stopping.
+        tests: the named test splits.
+        train_cells, test_cells, patch_cells: which cells each of them came from.
+        coverage: the realized share of the family's grid that training touches.
+        record: the family's own entries for ``summary`` (e.g. the trained compositions).
+        in_distribution: test splits whose cells are the trained ones (not held out).
+        pools: further named training sets an experiment's phases draw on (a schedule
+            that trains family A, then B), checked for leakage like ``train``.
+    """
 
     train: Examples
     patch: Examples
@@ -131,171 +54,60 @@ class Split:
     train_cells: list[Cell]
     test_cells: dict[str, list[Cell]]
     patch_cells: list[Cell]
-    seen_transforms: tuple[str, ...]
-    coverage: float  # realized share of the composition grid
+    coverage: float
+    record: dict[str, Any] = field(default_factory=dict)
+    in_distribution: tuple[str, ...] = ("id",)
+    pools: dict[str, Examples] = field(default_factory=dict)
 
     def summary(self) -> dict:
         """A JSON-ready record of the split (stored with every result)."""
-        comps = sorted({c.composition for c in self.train_cells})
         return {
-            "coverage": self.coverage,
-            "train_compositions": ["∘".join(c) for c in comps],
-            "seen_transforms": list(self.seen_transforms),
+            "coverage": self.coverage, **self.record,
             "n_train": len(self.train), "n_patch": len(self.patch),
+            "n_train_cells": len(self.train_cells),
             "patch_cells": [str(c) for c in self.patch_cells],
             "tests": {name: {"n": len(ex), "cells": [str(c) for c in self.test_cells[name]]}
                       for name, ex in self.tests.items()},
         }
 
     def check_no_leakage(self) -> None:
-        """Raise ``LeakageError`` if any held-out cell or test string is in training."""
+        """Raise ``LeakageError`` if any held-out cell or test example is in training."""
         trained = set(self.train.cells)
         patched = set(self.patch.cells)
         if not patched <= set(self.patch_cells):
             raise LeakageError("patch examples came from cells not recorded as patched")
         for name, cells in self.test_cells.items():
-            if name == "id":
+            if name in self.in_distribution:
                 continue
             if leaked := trained & set(cells):
                 raise LeakageError(f"held-out cells of {name!r} in training: "
                                    f"{sorted(map(str, leaked))[:3]}")
-        train_rows = {tuple(r[:n]) for r, n in zip(self.train.tokens, self.train.length)}
-        train_rows |= {tuple(r[:n]) for r, n in zip(self.patch.tokens, self.patch.length)}
+        train_rows = self.train.rows() | self.patch.rows()
+        for pool in self.pools.values():
+            train_rows |= pool.rows()
         for name, ex in {**self.tests, "val": self.val}.items():
-            for row, n in zip(ex.tokens, ex.length):
-                if tuple(row[:n]) in train_rows:
-                    raise LeakageError(f"a {name!r} test example is also a training "
-                                       "example")
+            if ex.rows() & train_rows:
+                raise LeakageError(f"a {name!r} test example is also a training example")
 
 
-Composition = tuple[str, ...]
-
-
-def choose_compositions(grid: Sequence[Composition], eligible: Sequence[Composition],
-                        coverage: float, rng: np.random.Generator) -> list[Composition]:
-    """Pick ``coverage * len(grid)`` (rounded) training compositions from ``eligible``.
-
-    Compositions are taken in a random order, except that while some eligible
-    transformation is not covered yet, the first composition adding the most uncovered
-    ones goes next. So every transformation is seen as early as coverage allows, and few
-    compositions leave unseen *compositions* of seen parts (the informative ``cmp`` test)
-    rather than unseen parts.
-    """
-    n = int(coverage * len(grid) + 0.5)  # half rounds up
-    if n < 1:
-        raise ValueError(f"coverage={coverage} gives no training composition; the grid "
-                         f"has {len(grid)} compositions, so coverage must be at least "
-                         f"{0.5 / len(grid):.3f}")
-    if n > len(eligible):
-        raise ValueError(f"coverage={coverage} asks for {n} training compositions but "
-                         f"only {len(eligible)} avoid the unseen transforms; coverage "
-                         f"must be at most {len(eligible) / len(grid):.3f}")
-    order = [eligible[i] for i in rng.permutation(len(eligible))]
-    chosen: list[tuple[str, ...]] = []
-    seen: set[str] = set()
-    while len(chosen) < n:  # greedy cover: the first composition that adds the most
-        best = max(order, key=lambda c: len(set(c) - seen))
-        if not set(best) - seen:
-            break
-        chosen.append(best)
-        order.remove(best)
-        seen |= set(best)
-    return chosen + order[:n - len(chosen)]
-
-
-def _spread(n: int, parts: int) -> list[int]:
+def spread(n: int, parts: int) -> list[int]:
     """``n`` items over ``parts`` bins as evenly as possible."""
     return [n // parts + (i < n % parts) for i in range(parts)]
 
 
-def make_split(task: Task, cfg: SplitConfig, seed: int) -> Split:
-    """Build the training set and the named test splits for ``task``.
+def draw(task: Task, cells: Sequence[Cell], n: int, rng: np.random.Generator, pool: str,
+         salt: int, test_share: float) -> Examples:
+    """``n`` examples spread evenly over ``cells``, from one share of their instances."""
+    from toylab.tasks.data import Examples
 
-    Args:
-        task: any task whose cells have a composition, a length and a format.
-        cfg: what to cover and hold out.
-        seed: the experiment's split seed (``cfg.seed`` overrides it).
+    return Examples.concat([task.sample(c, k, rng, pool, salt, test_share)
+                            for c, k in zip(cells, spread(n, len(cells))) if k])
 
-    Raises:
-        ValueError: the request cannot be met (no training cell, an empty test split,
-            an unknown transformation, a length not in the grid); the message says
-            what is allowed.
-    """
-    seed = cfg.seed if cfg.seed is not None else seed
-    rng = np.random.default_rng([seed, 0x5117])
-    salt = int(np.random.default_rng([seed, 0x5A17]).integers(0, 2**62))
-    grid = task.grid()
-    comps = list(dict.fromkeys(c.composition for c in grid))
-    lengths = sorted({c.length for c in grid})
-    parts = sorted({t for c in comps for t in c})
-    bad = [t for t in cfg.unseen_transforms if t not in parts]
-    if bad:
-        raise ValueError(f"unseen_transforms {bad} are not in the task; it has {parts}")
-    bad_len = [n for n in cfg.train_lengths if n not in lengths]
-    if bad_len:
-        raise ValueError(f"train_lengths {bad_len} are not in the task's lengths "
-                         f"{lengths}")
-    eligible = [c for c in comps if not set(c) & set(cfg.unseen_transforms)]
-    if cfg.train_compositions is not None:
-        train_comps = list(dict.fromkeys(cfg.train_compositions))
-        bad_comp = [c for c in train_comps if c not in eligible]
-        if bad_comp:
-            raise ValueError(f"train_compositions {bad_comp} are not in the grid or use "
-                             f"an unseen transform; the grid has {comps}")
-    else:
-        train_comps = choose_compositions(comps, eligible, cfg.coverage, rng)
-    seen = {t for c in train_comps for t in c}
-    held = [c for c in comps if c not in train_comps]
-    if cfg.test_compositions is not None:
-        wanted = list(dict.fromkeys(cfg.test_compositions))
-        bad_test = [c for c in wanted if c not in held]
-        if bad_test:
-            raise ValueError(f"test_compositions {bad_test} are not held-out compositions "
-                             f"of the grid; held out here: {held}")
-        held = wanted
-    comp_sets = {
-        "id": train_comps,
-        "cmp": [c for c in held if set(c) <= seen],
-        "pood": [c for c in held if set(c) & seen and not set(c) <= seen],
-        "ood": [c for c in held if not set(c) & seen],
-        "length": train_comps,
-        "noise": train_comps,
-    }
-    other_lengths = [n for n in lengths if n not in cfg.train_lengths]
-    cell_set = set(grid)
 
-    def cells(name: str) -> list[Cell]:
-        lens = other_lengths if name == "length" else cfg.train_lengths
-        fmt = "noisy" if name == "noise" else "clean"
-        return [c for c in (Cell(comp, n, fmt) for comp in comp_sets[name] for n in lens)
-                if c in cell_set]
-
-    test_cells = {name: cells(name) for name in TEST_SPLITS}
-    empty = [name for name in cfg.tests if not test_cells[name]]
-    if empty:
-        available = [name for name, c in test_cells.items() if c]
-        raise ValueError(f"test splits {empty} would be empty with these training "
-                         f"compositions ({len(train_comps)} of {len(comps)}); "
-                         f"non-empty splits here: {available}")
-    train_cells = cells("id")
-
-    def draw(cell_list: list[Cell], n: int, pool: str) -> Examples:
-        return Examples.concat([
-            task.sample(c, k, rng, pool, salt, cfg.test_share)
-            for c, k in zip(cell_list, _spread(n, len(cell_list))) if k])
-
-    train = draw(train_cells, cfg.n_train, "train")
-    patch_cells = test_cells[cfg.patch_split] if cfg.patch > 0 else []
-    n_patch = round(cfg.patch * cfg.n_train)
-    if n_patch and not patch_cells:
-        raise ValueError(f"patch_split {cfg.patch_split!r} is empty here, so there is "
-                         "nothing to patch with")
-    patch = draw(patch_cells, n_patch, "train") if n_patch else Examples.empty()
-    split = Split(
-        train=train, patch=patch, val=draw(train_cells, cfg.n_val, "test"),
-        tests={name: draw(test_cells[name], cfg.n_test, "test") for name in cfg.tests},
-        train_cells=train_cells, test_cells={n: test_cells[n] for n in cfg.tests},
-        patch_cells=patch_cells, seen_transforms=tuple(sorted(seen)),
-        coverage=len(train_comps) / len(comps))
-    split.check_no_leakage()
-    return split
+def make_split(task: Task, cfg: Any, seed: int) -> Split:
+    """The training set and named test splits of ``task`` under its split config ``cfg``
+    (the family's own strategy, ``task.make_split``)."""
+    if not isinstance(cfg, task.split_config_class):
+        raise ValueError(f"{type(task).__name__} splits with a "
+                         f"{task.split_config_class.__name__}, got {type(cfg).__name__}")
+    return task.make_split(cfg, seed)

@@ -5,23 +5,23 @@ overrides, a grid and the seeds::
 
     {
       "description": "what the sweep shows",
-      "experiment": "toylab.experiment",
-      "preset": null,
+      "experiment": "toylab.experiments.toy_lab",
+      "preset": "toylab",
       "base": {"task.transforms": ["rot3", "shift1"]},
       "grid": {"split.coverage": [0.25, 0.5, 0.75], "task.trace": [true, false]},
       "seeds": [0, 1, 2, 3, 4]
     }
 
-Every combination of grid values is run once per seed. An experiment module provides
-``KIND`` (its cache kind), ``default_config(preset=None)`` and ``run(cfg, cache=)``
-returning a result with a tidy ``metrics`` frame; ``preset`` (optional) names one of the
-module's presets to start from, before ``base``. Each run goes through the cache, so a
+Every combination of grid values is run once per seed. An experiment module holds its
+``EXPERIMENT`` (a ``toylab.experiment.Experiment``: its cache kind, presets and ``run``);
+``preset`` (optional) names one of its presets to start from, before ``base``. Each run goes through the cache, so a
 sweep that is stopped and started again only runs what is missing. Workers are separate
 processes; each trains on the config's ``train.threads`` (1 by default: two cores, two
 workers).
 
-Columns of the CSV: one per grid field (named by the field's last part, e.g. ``coverage``),
-then ``seed, split, part, metric, value, n``.
+Columns of the CSV: the columns every run of the experiment carries (the config fields it
+reports, e.g. ``coverage``, and the counts it derives), a column for any other grid field
+(named by the field's last part), then ``seed, split, part, metric, value, n``.
 """
 
 from __future__ import annotations
@@ -70,10 +70,7 @@ class SweepSpec:
 
     def jobs(self) -> list[Job]:
         """Every grid point x seed, as validated configs (a bad value fails here)."""
-        module = importlib.import_module(self.experiment)
-        start = (module.default_config(self.preset) if self.preset
-                 else module.default_config())
-        base = override(start, self.base)
+        base = override(experiment_of(self.experiment).default_config(self.preset), self.base)
         names = self.columns()
         out = []
         for values in itertools.product(*self.grid.values()):
@@ -87,6 +84,16 @@ class SweepSpec:
                 cols = tuple((names[p], v) for p, v in point.items())
                 out.append(Job(cols, override(cfg, {"seed": seed})))
         return out
+
+
+def experiment_of(module: str):
+    """The ``EXPERIMENT`` of an experiment module, e.g. ``toylab.experiments.toy_lab``."""
+    try:
+        found = importlib.import_module(module).EXPERIMENT
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"{module!r} is not an experiment module (one that defines "
+                         f"EXPERIMENT): {err}") from None
+    return found
 
 
 def available() -> list[str]:
@@ -135,12 +142,11 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
-def _run_job(experiment: str, config: Any, cache_root: str) -> None:
-    module = importlib.import_module(experiment)
-    module.run(config, cache=Cache(cache_root))
+def _run_job(module: str, config: Any, cache_root: str) -> None:
+    experiment_of(module).run(config, cache=Cache(cache_root))
 
 
-def make_pool(workers: int, experiment: str = "toylab.experiment"
+def make_pool(workers: int, experiment: str = "toylab.experiments.toy_lab"
               ) -> cf.ProcessPoolExecutor:
     """Worker processes forked from a server that has imported the experiment (and torch)
     once but started no torch threads, so forking is safe and each worker starts at once.
@@ -160,8 +166,8 @@ def run_jobs(experiment: str, jobs: list[Job], cache: Cache, workers: int = 2,
     With ``workers=1`` and no ``pool`` the jobs run in this process; ``pool`` reuses an
     executor from ``make_pool`` (the benchmark does, to time runs without start-up).
     """
-    module = importlib.import_module(experiment)
-    todo = [j for j in jobs if key(module.KIND, j.config) not in cache]
+    kind = experiment_of(experiment).kind
+    todo = [j for j in jobs if key(kind, j.config) not in cache]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="run",
                disable=not progress)
     try:
@@ -189,13 +195,13 @@ def run_jobs(experiment: str, jobs: list[Job], cache: Cache, workers: int = 2,
 
 def collect(experiment: str, jobs: list[Job], cache: Cache) -> pd.DataFrame:
     """The tidy frame of finished jobs (all must be cached)."""
-    module = importlib.import_module(experiment)
+    runner = experiment_of(experiment)
     frames = []
     for job in jobs:
-        result = module.run(job.config, cache=cache)
-        frame = result.metrics.copy()
+        frame = runner.run(job.config, cache=cache).metrics.copy()
         for name, value in reversed(job.columns):
-            frame.insert(0, name, value if not isinstance(value, list) else str(value))
+            if name not in frame:  # a grid field the experiment does not report itself
+                frame.insert(0, name, value if not isinstance(value, list) else str(value))
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 

@@ -1,7 +1,9 @@
 """Figures built from tidy result frames. Views compute nothing but means and bands.
 
 Every view takes a tidy frame (``split, part, metric, value, seed`` plus the swept config
-fields, e.g. ``coverage``) and returns an Altair chart. The same function serves both ways
+fields, e.g. ``coverage``) and returns an Altair chart. Test splits are drawn in the order
+and colours their task family declares (``Task.test_splits``); a split no family names gets
+a colour from a fixed palette. The same function serves both ways
 of reading a chapter:
 
 * on the static site, ``value=None`` gives the chart a slider over the swept field, bound
@@ -17,26 +19,35 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from toylab.splits import TEST_SPLITS
+from toylab.results import seed_band, select
+from toylab.tasks import test_split_styles
 
-SPLIT_COLORS = {"id": "#1b7837", "cmp": "#c51b7d", "pood": "#e08214", "ood": "#762a83",
-                "length": "#2166ac", "noise": "#8c510a"}
+#: Colours for splits no task family names, in order of first appearance.
+PALETTE = ("#4d4d4d", "#35978f", "#bf812d", "#8073ac", "#d6604d", "#4393c3")
 METRIC_TITLES = {"exact_match": "exact match", "edit_distance": "edit distance (0 = same)",
                  "bleu": "BLEU"}
 
 
-def seed_band(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    """Mean, lowest and highest value over seeds for each group of ``by``."""
-    grouped = frame.groupby(list(by), sort=False).value
-    out = grouped.agg(mean="mean", low="min", high="max", seeds="count").reset_index()
-    return out
+def split_order(names) -> list[str]:
+    """The splits among ``names``: first those the task families declare, in their order,
+    then any others in the order given."""
+    names = list(dict.fromkeys(names))
+    declared = [n for n in test_split_styles() if n in names]
+    return declared + [n for n in names if n not in declared]
+
+
+def split_color(name: str, order: Sequence[str] = ()) -> str:
+    """The colour a task family gives a split, else one from ``PALETTE``."""
+    styles = test_split_styles()
+    if name in styles:
+        return styles[name].color
+    others = [n for n in order if n not in styles]
+    return PALETTE[(others.index(name) if name in others else 0) % len(PALETTE)]
 
 
 def _select(frame: pd.DataFrame, metric: str, part: str, splits: Sequence[str] | None
             ) -> pd.DataFrame:
-    rows = frame[(frame.metric == metric) & (frame.part == part)]
-    if splits is not None:
-        rows = rows[rows.split.isin(splits)]
+    rows = select(frame, metric, part, **({"split": list(splits)} if splits else {}))
     if rows.empty:
         raise ValueError(f"no rows with metric={metric!r}, part={part!r}; the frame has "
                          f"metrics {sorted(frame.metric.unique())} and parts "
@@ -45,7 +56,7 @@ def _select(frame: pd.DataFrame, metric: str, part: str, splits: Sequence[str] |
 
 
 def _split_scale(splits: Sequence[str]) -> alt.Scale:
-    return alt.Scale(domain=list(splits), range=[SPLIT_COLORS[s] for s in splits])
+    return alt.Scale(domain=list(splits), range=[split_color(s, splits) for s in splits])
 
 
 def coverage_view(frame: pd.DataFrame, *, field: str = "coverage",
@@ -72,7 +83,7 @@ def coverage_view(frame: pd.DataFrame, *, field: str = "coverage",
     if field not in rows:
         raise ValueError(f"the frame has no column {field!r}; columns: {list(rows)}")
     rows, params, predicates = _choices(rows, select, fixed)
-    order = [s for s in (splits or TEST_SPLITS) if s in set(rows.split)]
+    order = [s for s in (splits or split_order(rows.split)) if s in set(rows.split)]
     band = seed_band(rows, [field, "split", *(select or {})])
     values = sorted(band[field].unique())
     y_title = METRIC_TITLES.get(metric, metric)
@@ -157,8 +168,11 @@ def _choices(frame: pd.DataFrame, select: dict[str, Sequence] | None,
     return frame, params, predicates
 
 
-def _metric_rows(frame: pd.DataFrame, metrics: Sequence[str], part: str) -> pd.DataFrame:
-    rows = frame[frame.metric.isin(list(metrics)) & (frame.part == part)]
+def _metric_rows(frame: pd.DataFrame, metrics: Sequence[str], part: str | None
+                 ) -> pd.DataFrame:
+    """Rows of these metrics on ``part`` (None: every part, for charts along parts)."""
+    rows = frame[frame.metric.isin(list(metrics))]
+    rows = rows if part is None else rows[rows.part == part]
     if rows.empty:
         raise ValueError(f"no rows with metric in {list(metrics)}, part={part!r}; the "
                          f"frame has metrics {sorted(frame.metric.unique())} and parts "
@@ -166,7 +180,7 @@ def _metric_rows(frame: pd.DataFrame, metrics: Sequence[str], part: str) -> pd.D
     return rows
 
 
-def _live_points(live: pd.DataFrame, metric: str, part: str,
+def _live_points(live: pd.DataFrame, metric: str, part: str | None,
                  fixed: dict[str, object] | None, x: alt.X, tooltip: list[str]
                  ) -> alt.Chart:
     """One fresh run's values of ``metric`` as black diamonds."""
@@ -176,7 +190,8 @@ def _live_points(live: pd.DataFrame, metric: str, part: str,
         x=x, y="value:Q", tooltip=[*tooltip, alt.Tooltip("value:Q", format=".3f")])
 
 
-def curve_view(frame: pd.DataFrame, *, x: str, series: str, metrics: Sequence[str] = (
+def curve_view(frame: pd.DataFrame, *, x: str, series: str | None = None,
+               metrics: Sequence[str] = (
         "exact_match",), part: str = "full", select: dict[str, Sequence] | None = None,
         fixed: dict[str, object] | None = None, live: pd.DataFrame | None = None,
         log_x: bool = False, x_title: str | None = None, title: str | None = None,
@@ -186,20 +201,26 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str, metrics: Sequence[st
 
     Args:
         frame: tidy results with columns ``x``, ``series``, ``seed`` and the metric ones.
+        series: the column whose values get a line each (None: one line, no legend).
         select: column -> values offered as a menu on the static site (e.g. which noise
             target); the chart shows the rows of the chosen value.
         fixed: column -> value kept (the live panels fix what their sliders say).
         live: one fresh run's tidy frame, drawn as black diamonds.
         log_x: a symmetric-log x axis (spreads 0, 5, 20, 80, 320 out evenly enough).
     """
+    legend = series is not None
+    if series is None:  # one line: a constant series, no legend
+        series = "runs"
+        frame = frame.assign(runs="shipped seeds")
+        live = live.assign(runs="shipped seeds") if live is not None else None
     rows = _metric_rows(frame, metrics, part)
     rows, params, predicates = _choices(rows, select, fixed)
     keys = [x, series, "metric", *(select or {})]
     band = seed_band(rows, keys)
     xs = sorted(band[x].unique())
     scale = alt.Scale(type="symlog") if log_x else alt.Scale(zero=False)
-    colors = (_split_scale([s for s in TEST_SPLITS if s in set(band[series])])
-              if series == "split" else alt.Undefined)
+    colors = (_split_scale(split_order(band[series])) if series == "split"
+              else alt.Undefined)
     charts = []
     for metric in metrics:
         part_band = band[band.metric == metric]
@@ -207,7 +228,7 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str, metrics: Sequence[st
         x_enc = alt.X(f"{x}:Q", title=x_title or x, scale=scale, axis=alt.Axis(values=xs))
         color = alt.Color(f"{series}:N", scale=colors,
                           legend=alt.Legend(title=series, orient="bottom",
-                                            symbolOpacity=1))
+                                            symbolOpacity=1) if legend else None)
         y_title = METRIC_TITLES.get(metric, metric)
         layer = (
             base.mark_area(opacity=0.18).encode(x=x_enc, y="low:Q", y2="high:Q",
@@ -234,12 +255,13 @@ def bars_view(frame: pd.DataFrame, *, x: str = "split", metrics: Sequence[str] =
         select: dict[str, Sequence] | None = None, fixed: dict[str, object] | None = None,
         live: pd.DataFrame | None = None, title: str | None = None) -> alt.TopLevelMixin:
     """Bars of the mean over seeds of each metric, per value of ``x`` (test splits by
-    default), with whiskers from the lowest to the highest seed."""
+    default; ``x="part"`` draws each scored part of the output), with whiskers from the
+    lowest to the highest seed."""
+    part = None if x == "part" else part
     rows = _metric_rows(frame, metrics, part)
     rows, params, predicates = _choices(rows, select, fixed)
     band = seed_band(rows, [x, "metric", *(select or {})])
-    order = ([s for s in TEST_SPLITS if s in set(band[x])] if x == "split"
-             else list(dict.fromkeys(band[x])))
+    order = split_order(band[x]) if x == "split" else list(dict.fromkeys(band[x]))
     color = alt.Color(f"{x}:N", scale=_split_scale(order) if x == "split" else
                       alt.Undefined, sort=order, legend=None)
     charts = []
@@ -279,7 +301,7 @@ def grid_view(split_summary: dict, transforms: Sequence[str]) -> alt.Chart:
             role = "trained" if comp in trained else held.get(comp, "not tested")
             rows.append({"first": first, "then": second, "role": role})
     roles = ["trained", "cmp", "pood", "ood", "not tested"]
-    colors = ["#1b7837", SPLIT_COLORS["cmp"], SPLIT_COLORS["pood"], SPLIT_COLORS["ood"],
+    colors = ["#1b7837", split_color("cmp"), split_color("pood"), split_color("ood"),
               "#dddddd"]
     grid = alt.Chart(pd.DataFrame(rows)).encode(
         x=alt.X("then:N", sort=list(transforms), title="then apply"),

@@ -1,3 +1,5 @@
-"""One module per chapter: its presets, its ``run`` and the probes it needs beyond
-``toylab.experiment``. Each module offers what ``toylab.sweep`` needs (``KIND``,
-``default_config(preset)``, ``run(cfg, cache=)``)."""
+"""One module per chapter. Each holds its ``EXPERIMENT`` (a ``toylab.experiment.Experiment``
+with its cache kind, config class, presets, reported columns and the hooks it overrides),
+``run``/``preset`` shortcuts to it, and ``findings()``: the numbers and claim card its
+chapter prints, computed from its shipped sweeps. ``toylab.sweep`` and ``toylab.panels``
+take the module itself."""

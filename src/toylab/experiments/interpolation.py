@@ -3,8 +3,8 @@
 DataAlchemy (Zhao et al. 2025, arXiv:2508.01191) trains small transformers on letter
 strings under composed transformations and tests them on unseen compositions, lengths and
 formats. This module runs the toy versions of its experiments. Every run trains one model
-(``toylab.experiment.train_model``) and then *probes* it in one of four ways, chosen by
-``probe.kind``:
+through the lab's pipeline (``toylab.experiment``) and then *probes* it in one of four
+ways, chosen by ``probe.kind``:
 
 * ``splits``: the named test splits of the config (``id``, ``cmp``, ``pood``, ``ood``),
   exact match, edit distance and BLEU on the full output, the reasoning and the answer.
@@ -21,6 +21,12 @@ formats. This module runs the toy versions of its experiments. Every run trains 
 ``PRESETS`` holds the chapter's panels; the shipped sweeps (``interpolation_*.json``) name a
 preset and vary a few fields of it, and the chapter builds its live panels from the same
 presets. Mixing held-out examples *into* training is no probe: it is ``split.patch``.
+
+Every metric row carries ``trace``, ``coverage`` (when the preset sets one) and ``patch``
+(the config fields the sliders set), and the counts derived from the split:
+``compositions`` (trained), ``examples_per_cell`` and ``patch_examples`` (held-out examples
+mixed in). ``findings()`` computes what the chapter states from the shipped sweeps, and
+``frames()`` the tables its figures draw.
 """
 
 from __future__ import annotations
@@ -35,23 +41,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from toylab.cache import Cache, cached
-from toylab.config import check_choice, check_range, override
+from toylab.config import check_choice, check_range
 from toylab.evaluate import edit_distance, evaluate
-from toylab.experiment import (
-    METRIC_COLUMNS,
-    ExperimentConfig,
-    Result,
-    Trained,
-    stream_seed,
-    torch_threads,
-    train_model,
-)
+from toylab.experiment import Experiment, ExperimentConfig, Rows, Trained, stream_seed
+from toylab.results import Findings, analysis, per_seed, seed_band, select, span
 from toylab.splits import make_split
+from toylab.sweep import shipped
 from toylab.tasks import NOISE_KINDS, NOISE_TARGETS, Examples, make_task
-from toylab.train import Progress, TrainConfig, train
+from toylab.train import TrainConfig, train
 
-KIND = "toylab.experiments.interpolation/1"
 PROBES = ("splits", "length", "noise", "finetune")
 #: Extra metric columns each probe adds, in front of ``METRIC_COLUMNS``.
 PROBE_COLUMNS = {"splits": [], "length": ["test_length"],
@@ -155,27 +153,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def preset(name: str, changes: dict[str, Any] | None = None) -> InterpolationConfig:
-    """The config of one panel, with optional further ``override`` changes."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; presets are {list(PRESETS)}")
-    return override(override(InterpolationConfig(), PRESETS[name]), changes or {})
-
-
-def default_config(preset_name: str | None = None) -> InterpolationConfig:
-    """What a sweep starts from: a preset, or the plain config."""
-    return preset(preset_name) if preset_name else InterpolationConfig()
-
-
-Rows = tuple[list[dict], list[dict]]  # metrics rows, sample rows
-
-
 def _scored(trained: Trained, tests: dict[str, Examples], cfg: InterpolationConfig,
             **columns: Any) -> Rows:
     metrics, samples = evaluate(trained.model, trained.task, tests, cfg.eval)
-    for row in metrics:
-        row.update(columns, seed=cfg.seed)
-    for row in samples:
+    for row in metrics + samples:
         row.update(columns)
     return metrics, samples
 
@@ -247,35 +228,51 @@ _PROBES: dict[str, Callable[[Trained, InterpolationConfig], Rows]] = {
     "finetune": _probe_finetune}
 
 
-def _compute(cfg: InterpolationConfig, callback, progress: bool) -> dict:
-    trained = train_model(cfg, callback, progress)
-    metrics, samples = _PROBES[cfg.probe.kind](trained, cfg)
-    return {"metrics": metrics, "history": trained.fitted.history, "samples": samples,
-            "info": trained.info()}
+class Interpolation(Experiment):
+    kind = "toylab.experiments.interpolation/1"
+    config_class = InterpolationConfig
+    presets = PRESETS
+    columns = {"trace": "task.trace", "coverage": "split.coverage", "patch": "split.patch"}
+
+    def probe(self, cfg: InterpolationConfig, trained: Trained) -> Rows:
+        return _PROBES[cfg.probe.kind](trained, cfg)
+
+    def derived(self, cfg: InterpolationConfig, trained: Trained) -> dict[str, Any]:
+        split = trained.split
+        return {"compositions": len(split.record["train_compositions"]),
+                "examples_per_cell": round(len(split.train) / len(split.train_cells), 1),
+                "patch_examples": len(split.patch)}
 
 
-def run(cfg: InterpolationConfig | None = None, *, cache: Cache | None | bool = True,
-        callback: Callable[[Progress], bool | None] | None = None,
-        progress: bool = False) -> Result:
-    """Train one model of a chapter-1 config, probe it, and return the tidy result.
-
-    Same contract as ``toylab.experiment.run`` (cache, progress callback that can cancel,
-    progress bar); the metrics frame has the probe's columns (``PROBE_COLUMNS``) in front
-    of ``seed, split, part, metric, value, n``.
-    """
-    cfg = cfg if cfg is not None else preset("splits")
-    if not isinstance(cfg, InterpolationConfig):
-        raise ValueError("interpolation.run needs an InterpolationConfig; build one with "
-                         "interpolation.preset(name)")
-    store = Cache() if cache is True else (cache or None)
-    with torch_threads(cfg.train.threads):
-        payload = cached(KIND, cfg, lambda: _compute(cfg, callback, progress), store)
-    result = Result.from_payload(cfg, payload)
-    result.metrics = result.metrics[PROBE_COLUMNS[cfg.probe.kind] + METRIC_COLUMNS]
-    return result
+EXPERIMENT = Interpolation()
+run = EXPERIMENT.run
+preset = EXPERIMENT.preset
+default_config = EXPERIMENT.default_config
 
 
-def outputs_table(result: Result, split: str = "cmp", n: int = 8) -> pd.DataFrame:
+@analysis
+def parts_by_seed(frame: pd.DataFrame, **where: Any) -> pd.DataFrame:
+    """Exact match of the reasoning, the answer and the whole output on ``cmp``, one row
+    per seed (``where`` filters further, e.g. ``trace=True``)."""
+    rows = select(frame, part=None, split="cmp", **where)
+    return rows.pivot(index="seed", columns="part", values="value")[
+        ["reasoning", "answer", "full"]].round(3)
+
+
+@analysis
+def held_out_report(result) -> str:
+    """Which held-out compositions a run got any answer right of (and how many): from a
+    run that kept every decoded ``cmp`` example (``eval.n_samples`` large enough)."""
+    held = result.samples[result.samples.split == "cmp"]
+    right = held.groupby(held.cell.str.split(" | ", regex=False).str[0]).correct.mean()
+    right = right[right > 0].sort_values(ascending=False)
+    return (f"Trained on {' and '.join(result.info['train_compositions'])}; held-out exact "
+            f"match {result.value('cmp'):.3f}. Held-out compositions with any right "
+            "answer: " + ", ".join(f"{c} {v:.2f}" for c, v in right.items()) + ".")
+
+
+@analysis
+def outputs_table(result, split: str = "cmp", n: int = 8) -> pd.DataFrame:
     """Decoded examples of one split with each part judged: is the reasoning right, is the
     answer right, and how far the output is from the target (edit distance)."""
     rows = []
@@ -287,3 +284,225 @@ def outputs_table(result: Result, split: str = "cmp", n: int = 8) -> pd.DataFram
                      "answer right": gold[cut(gold) + 1:] == out[cut(out) + 1:],
                      "edit distance": round(edit_distance(gold, out), 3)})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------
+# What the chapter states, computed from the shipped sweeps
+
+#: The shipped sweeps of this chapter, by the panel they draw.
+SWEEPS = {"splits": "interpolation_splits", "commute": "interpolation_commute",
+          "length": "interpolation_length", "noise": "interpolation_noise",
+          "patch": "interpolation_patch", "finetune": "interpolation_finetune",
+          "coverage": "interpolation_coverage"}
+#: "Right steps, wrong answer": at least this share of traces right ...
+STEPS_RIGHT = 0.9
+#: ... and at most this share of answers right.
+ANSWER_WRONG = 0.1
+#: The held-out exact match (mean over seeds) a patch must bring back.
+PATCH_RECOVERED = 0.8
+#: The held-out exact match (mean over seeds) at which coverage "works".
+WORKS = 0.5
+GRID = 16  # compositions in the coverage panel's grid
+
+
+@analysis
+def frames(sweeps: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+    """The chapter's tables: each shipped sweep by panel name, and two combined ones the
+    figures draw, ``parts`` (exact match of each part of ``cmp`` in both experiments of
+    panel b) and ``patch_both`` (held-out examples mixed in or fine-tuned on, panel e).
+    ``sweeps`` replaces shipped frames by panel name (e.g. recomputed ones)."""
+    out = {name: shipped(sweep) for name, sweep in SWEEPS.items()
+           if name not in (sweeps or {})}
+    out.update(sweeps or {})
+    out["parts"] = pd.concat([
+        select(out["splits"], part=None, split="cmp", trace=True).assign(
+            test="train f1f1, f1f2, f2f1; test f2f2"),
+        select(out["commute"], part=None, split="cmp").assign(
+            test="train f1f2; test f2f1")], ignore_index=True)
+    out["patch_both"] = pd.concat([
+        select(out["patch"], metric=None).assign(
+            how="mixed in", examples=lambda f: f.patch_examples),
+        select(out["finetune"], metric=None).assign(
+            how="fine-tuned after", examples=lambda f: f.finetune_examples)],
+        ignore_index=True)
+    return out
+
+
+@analysis
+def findings(sweeps: dict[str, pd.DataFrame] | None = None) -> Findings:
+    """Every number chapter 1 states and its claim card, from the shipped sweeps (or the
+    frames given by panel name)."""
+    f = frames(sweeps)
+    out = Findings()
+    _splits(f, out)
+    _parts(f, out)
+    _length(f, out)
+    _noise(f, out)
+    _patch(f, out)
+    _coverage(f, out)
+    _card(out)
+    return out
+
+
+@analysis
+def _splits(f: dict, out: Findings) -> None:
+    splits = f["splits"]
+    em = select(splits, trace=True).groupby("split").value
+    cmp = select(splits, split="cmp", trace=True).value
+    bleu = select(splits, metric="bleu", trace=True).groupby("split").value.mean()
+    edit = select(splits, metric="edit_distance", trace=True).groupby("split").value.mean()
+    out.values.update(
+        id_all=select(splits, split="id").value.tolist(), cmp_trace=cmp.tolist(),
+        pood_max=float(em.max()["pood"]), ood_max=float(em.max()["ood"]),
+        bleu=bleu.to_dict(), edit=edit.to_dict(),
+        cmp_no_trace_max=float(select(splits, split="cmp", trace=False).value.max()))
+    out.texts["splits"] = "\n".join([
+        f"With a trace: in distribution every seed scored at least {em.min()['id']:.3f}; "
+        f"on the unseen composition the seeds scored {per_seed(cmp)}.",
+        f"pood and ood, with an unseen transformation: at most {em.max()['pood']:.3f} and "
+        f"{em.max()['ood']:.3f}.",
+        f"BLEU of the whole output, mean over seeds: id {bleu['id']:.2f}, cmp "
+        f"{bleu['cmp']:.2f}, pood {bleu['pood']:.2f}, ood {bleu['ood']:.2f}.",
+        f"Without a trace, the best seed on cmp scored {out['cmp_no_trace_max']:.3f}."])
+
+
+@analysis
+def _parts(f: dict, out: Findings) -> None:
+    runs = select(f["splits"], part=None, split="cmp", trace=True).pivot(
+        index="seed", columns="part", values="value")
+    right_steps = runs[(runs.reasoning >= STEPS_RIGHT) & (runs.answer <= ANSWER_WRONG)]
+    commute = select(f["commute"], part=None, split="cmp").pivot(
+        index="seed", columns="part", values="value")
+    out.values.update(right_steps_seeds=list(right_steps.index), seeds=len(runs),
+                      commute_answer=commute.answer.tolist(),
+                      commute_reasoning=commute.reasoning.tolist())
+    out.texts["right_steps"] = (
+        f"Seeds with at least {STEPS_RIGHT:.0%} of the traces right and at most "
+        f"{ANSWER_WRONG:.0%} of the answers: {list(right_steps.index)} of {len(runs)}.")
+    out.texts["commute"] = (
+        f"Trained on rot3∘shift1, tested on shift1∘rot3 over {len(commute)} seeds: answers "
+        f"right {span(commute.answer)}, traces right {span(commute.reasoning)}.")
+
+
+@analysis
+def _length(f: dict, out: Findings) -> None:
+    by_length = seed_band(select(f["length"], metric=None),
+                          ["metric", "test_length"]).pivot(
+        index="test_length", columns="metric", values="mean")
+    em = by_length.exact_match
+    em_runs = select(f["length"]).groupby("test_length").value
+    out.values.update(length_at_train=select(f["length"], test_length=4).value.tolist(),
+                      length_at_train_min=float(em_runs.min()[4]),
+                      length_elsewhere_max=float(em_runs.max().drop(4).max()),
+                      length_edit=by_length.edit_distance.to_dict())
+    out.texts["length"] = "\n".join([
+        f"Exact match, mean over seeds: {em[4]:.3f} at the training length; at most "
+        f"{em.drop(4).max():.3f} at any other.",
+        "Edit distance rises with the distance from length 4: " + ", ".join(
+            f"{n}: {v:.2f}" for n, v in by_length.edit_distance.items()) + "."])
+
+
+@analysis
+def _noise(f: dict, out: Findings) -> None:
+    em = select(f["noise"]).groupby(["noise_on", "noise_kind", "noise_p"]).value.mean()
+    at = em.xs(0.3, level="noise_p")
+    out.values.update(noise=em.to_dict(), noise_at_03=at.to_dict())
+    out.texts["noise"] = "\n".join(
+        f"{on}, p = 0.3: exact match with inserted <unk>s {at[on, 'insert']:.3f}, with "
+        f"deletions {at[on, 'delete']:.3f}, with replacements {at[on, 'modify']:.3f}"
+        for on in NOISE_TARGETS)
+
+
+@analysis
+def _patch(f: dict, out: Findings) -> None:
+    both = select(f["patch_both"])
+    band = seed_band(both, ["how", "examples", "split"])
+    mixed = band[(band.how == "mixed in") & (band.split == "cmp")].set_index(
+        "examples")["mean"]
+    tuned = band[band.how == "fine-tuned after"].pivot(index="examples", columns="split",
+                                                      values="mean")
+    enough = mixed[mixed >= PATCH_RECOVERED]
+    after = select(f["finetune"], split="id")
+    out.values.update(
+        mixed_cmp=mixed.to_dict(), tuned_cmp=tuned.cmp.to_dict(),
+        tuned_id=tuned.id.to_dict(),
+        smallest_patch_examples=int(enough.index[0]) if len(enough) else None,
+        patch_id_min=float(select(f["patch"], split="id").value.min()),
+        tuned_id_after_max=float(after[after.finetune_examples > 0].value.max()))
+    out.texts["patch"] = "\n".join([
+        "Mixed in: held-out exact match " + ", ".join(
+            f"{n} examples: {v:.2f}" for n, v in mixed.items()) + ".",
+        "Fine-tuned after: held-out exact match " + ", ".join(
+            f"{n}: {v:.2f}" for n, v in tuned.cmp.items())
+        + f"; in distribution, {tuned.id[0]:.3f} before and at most "
+          f"{tuned.id.drop(0).max():.3f} after any of these fine-tunes."])
+
+
+@analysis
+def _coverage(f: dict, out: Findings) -> None:
+    held = select(f["coverage"], split="cmp")
+    mean = held.groupby(["trace", "coverage"]).value.mean()
+    best = held.groupby(["trace", "coverage"]).value.max()
+    ids = select(f["coverage"], split="id").groupby(["trace", "coverage"]).value.mean()
+    lines = []
+    for trace in (True, False):
+        lines.append(f"{'With' if trace else 'Without'} a trace, held-out exact match, "
+                     "mean of 5 seeds (best seed) by compositions trained: " + "; ".join(
+                         f"{round(c * GRID)}/{GRID}: {mean[trace, c]:.2f} "
+                         f"({best[trace, c]:.2f})" for c in mean[trace].index))
+    works = mean[True][mean[True] >= WORKS]
+    if len(works):
+        lines.append(f"With a trace the mean first reaches {WORKS} at coverage "
+                     f"{works.index[0]} ({round(works.index[0] * GRID)} of {GRID} "
+                     f"compositions trained); its highest mean is {mean[True].max():.2f}.")
+    else:
+        lines.append(f"With a trace the mean never reaches {WORKS}.")
+    lines.append(f"Without a trace the highest mean is {mean[False].max():.2f}.")
+    out.values.update(coverage_cmp=mean.to_dict(), coverage_best=best.to_dict(),
+                      coverage_id=ids.to_dict(),
+                      coverage_works=float(works.index[0]) if len(works) else None)
+    out.texts["coverage"] = "\n".join(lines)
+
+
+@analysis
+def _card(out: Findings) -> None:
+    v = out.values
+    cmp_t = pd.Series(v["cmp_trace"])
+    at3 = v["noise_at_03"]
+    mean = pd.Series(v["coverage_cmp"])
+    smallest = v["smallest_patch_examples"]
+    out.card = [
+        ("In distribution", "100% exact match [S]",
+         f"{span(pd.Series(v['id_all']))} ({len(v['id_all'])} runs)", "no"),
+        ("Unseen composition (cmp), with a trace", "0.01% exact match, BLEU 0.69 [S]",
+         f"exact match {span(cmp_t)} per seed (mean {cmp_t.mean():.3f}); BLEU mean "
+         f"{v['bleu']['cmp']:.2f}", "some seeds get part of it right"),
+        ("Unseen transformation (pood, ood)", "0.00% [S]",
+         f"at most {v['pood_max']:.3f} and {v['ood_max']:.3f}",
+         "no; unsolvable by construction in both"),
+        ("Right steps, wrong answer (cmp)", "reasoning 100%, answer 0.01% [S]",
+         f"{len(v['right_steps_seeds'])} of {v['seeds']} seeds (reasoning at least "
+         f"{STEPS_RIGHT}, answer at most {ANSWER_WRONG})", "only in some seeds"),
+        ("Wrong steps, right answer (f1f2 to f2f1)", "reasoning 0%, answer 100% [S]",
+         f"reasoning {span(pd.Series(v['commute_reasoning']))}, answer "
+         f"{span(pd.Series(v['commute_answer']))}", "no"),
+        ("Other lengths (trained at 4)", "100% at 4, 0% at 2, 3, 5, 6 [S]",
+         f"{span(pd.Series(v['length_at_train']))} at 4; at most "
+         f"{v['length_elsewhere_max']:.3f} elsewhere", "no"),
+        ("Format noise",
+         "insertion hurts most; element and transformation noise more than instruction [S]",
+         f"p = 0.3, insert: letters {at3['element', 'insert']:.2f}, transformations "
+         f"{at3['transform', 'insert']:.2f}, instruction "
+         f"{at3['instruction', 'insert']:.2f}; letters, delete: "
+         f"{at3['element', 'delete']:.2f}",
+         "insertion is as bad as deletion, not worse"),
+        ("Patch", "a tiny share (about 0.015%) of unseen data restores it [S]",
+         f"mixed in: {smallest if smallest is not None else 'none'} examples reach "
+         f"{PATCH_RECOVERED} (mean); fine-tuned: 64 examples give "
+         f"{v['tuned_cmp'][64]:.2f}, in distribution then {v['tuned_id'][64]:.2f}",
+         "fine-tuning on held-out data alone erases the rest"),
+        ("More coverage (the book's question)",
+         "not tested in the paper; Yao et al. report CoT composes [P]",
+         f"with a trace, mean {mean[True].iloc[0]:.2f} at 2/16 to {mean[True].max():.2f} "
+         f"at best; without, at most {mean[False].max():.2f}", "the toy's own result"),
+    ]

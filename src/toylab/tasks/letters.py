@@ -1,203 +1,41 @@
-"""The task space: one ``Task`` interface, a registry, and the letter-transform family.
+"""The letter-transform family (after DataAlchemy, arXiv:2508.01191): strings of letters
+under chains of transformations, with or without a chain-of-thought trace.
 
-A task turns a *cell* of its grid (composition x length x format) into token sequences
-``prompt -> target``. Every task provides the same four things, so that splits, training and
-evaluation never need to know which task they serve:
-
-* ``grid()``: every cell the task can generate;
-* ``sample(cell, n, rng, pool)``: ``n`` examples of one cell, drawn from the ``"train"`` or
-  the ``"test"`` share of the cell's instances (the two shares never overlap);
-* ``solve(prompt)``: the exact reference answer for a prompt;
-* ``parts(target)``: the named parts of a target that evaluation scores separately.
-
-Later chapters add their own task families by subclassing ``Task`` with their own config and
-calling ``register_task``.
+A cell of its grid is a composition at a length in a format (``LetterCell``); its split
+strategy, coverage of the composition grid, is ``toylab.tasks.letter_splits``.
 """
 
 from __future__ import annotations
 
-import abc
 import functools
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
 
 from toylab.config import check_bool, check_choice, check_range
-
-PAD, EOS, UNK, THINK, ANSWER = "<pad>", "<eos>", "<unk>", "<think>", "<answer>"
-SPECIAL_TOKENS = (PAD, EOS, UNK, THINK, ANSWER)
-POOLS = ("train", "test")
-
-
-class Vocab:
-    """A fixed token list; ids are positions in it. Id 0 is always ``<pad>``."""
-
-    def __init__(self, tokens: Sequence[str]):
-        if len(set(tokens)) != len(tokens):
-            raise ValueError("vocabulary tokens must be unique")
-        self.tokens = tuple(tokens)
-        self.index = {tok: i for i, tok in enumerate(self.tokens)}
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def encode(self, tokens: Sequence[str]) -> list[int]:
-        return [self.index[t] for t in tokens]
-
-    def decode(self, ids: Sequence[int]) -> list[str]:
-        return [self.tokens[int(i)] for i in ids]
-
-
-@dataclass(frozen=True, order=True)
-class Cell:
-    """One point of a task's grid: which composition, at which length, in which format."""
-
-    composition: tuple[str, ...]
-    length: int
-    fmt: str = "clean"
-
-    def __str__(self) -> str:
-        return f"{'∘'.join(self.composition)} | len {self.length} | {self.fmt}"
-
-
-@dataclass
-class Examples:
-    """A padded batch of ``prompt + target`` token sequences.
-
-    Attributes:
-        tokens: (n, T) int64 token ids, ``<pad>`` (id 0) after each sequence ends.
-        prompt_len: (n,) number of prompt tokens in each row.
-        length: (n,) prompt + target tokens in each row (the target ends with ``<eos>``).
-        cells: the grid cell each row was drawn from.
-    """
-
-    tokens: np.ndarray
-    prompt_len: np.ndarray
-    length: np.ndarray
-    cells: tuple[Cell, ...]
-
-    def __len__(self) -> int:
-        return len(self.cells)
-
-    @staticmethod
-    def concat(parts: Sequence[Examples]) -> Examples:
-        """Stack several ``Examples``, padding to the widest."""
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            return Examples.empty()
-        width = max(p.tokens.shape[1] for p in parts)
-        tokens = np.concatenate(
-            [np.pad(p.tokens, ((0, 0), (0, width - p.tokens.shape[1]))) for p in parts])
-        return Examples(tokens, np.concatenate([p.prompt_len for p in parts]),
-                        np.concatenate([p.length for p in parts]),
-                        tuple(c for p in parts for c in p.cells))
-
-    def subset(self, keep: np.ndarray) -> Examples:
-        """The rows where the boolean array ``keep`` is True."""
-        idx = np.flatnonzero(keep)
-        return Examples(self.tokens[idx], self.prompt_len[idx], self.length[idx],
-                        tuple(self.cells[i] for i in idx))
-
-    @staticmethod
-    def empty() -> Examples:
-        return Examples(np.zeros((0, 1), np.int64), np.zeros(0, np.int64),
-                        np.zeros(0, np.int64), ())
-
-    def prompts(self) -> list[np.ndarray]:
-        return [row[:p] for row, p in zip(self.tokens, self.prompt_len)]
-
-    def targets(self) -> list[np.ndarray]:
-        return [row[p:n] for row, p, n in zip(self.tokens, self.prompt_len, self.length)]
-
-    def to_tensors(self) -> dict[str, torch.Tensor]:
-        """Tensors for next-token training, loss on target tokens only.
-
-        ``tokens`` is (n, T); ``mask`` is (n, T-1) and is True where the *label* at that
-        position (``tokens[:, 1:]``) is a target token, so the prompt is never trained on.
-        """
-        width = int(self.length.max()) if len(self) else 1
-        tokens = torch.from_numpy(np.ascontiguousarray(self.tokens[:, :width]))
-        label_pos = torch.arange(1, width)[None, :]  # (1, T-1)
-        prompt_len = torch.from_numpy(self.prompt_len)[:, None]
-        length = torch.from_numpy(self.length)[:, None]
-        mask = (label_pos >= prompt_len) & (label_pos < length)
-        return {"tokens": tokens, "mask": mask}
-
-
-class Task(abc.ABC):
-    """What every task family provides. Subclass it and ``register_task`` the subclass."""
-
-    config_class: ClassVar[type]
-
-    def __init__(self, config):
-        if not isinstance(config, self.config_class):
-            raise ValueError(f"{type(self).__name__} needs a {self.config_class.__name__}")
-        self.config = config
-
-    @property
-    @abc.abstractmethod
-    def vocab(self) -> Vocab:
-        """All tokens the task can produce, with ``<pad>`` first."""
-
-    @abc.abstractmethod
-    def grid(self) -> list[Cell]:
-        """Every cell this task can generate."""
-
-    @abc.abstractmethod
-    def sample(self, cell: Cell, n: int, rng: np.random.Generator, pool: str,
-               salt: int, test_share: float = 0.2) -> Examples:
-        """``n`` examples of ``cell`` from one share (``"train"`` or ``"test"``) of its
-        instances. ``salt`` decides which instances fall in which share, ``test_share``
-        how large the test share is."""
-
-    @abc.abstractmethod
-    def solve(self, prompt: Sequence[str]) -> list[str]:
-        """The exact target (ending in ``<eos>``) for a clean prompt."""
-
-    @property
-    @abc.abstractmethod
-    def max_len(self) -> int:
-        """The longest prompt + target any cell can produce (the model's context)."""
-
-    def parts(self, target: Sequence[str]) -> dict[str, list[str]]:
-        """Named parts of a target or an output, scored separately by evaluation."""
-        return {"full": _until_eos(target)}
-
-
-def _until_eos(tokens: Sequence[str]) -> list[str]:
-    tokens = list(tokens)
-    return tokens[:tokens.index(EOS)] if EOS in tokens else tokens
-
-
-# ---------------------------------------------------------------------------------------
-# Registry
-
-TASKS: dict[str, type[Task]] = {}
-
-
-def register_task(cls: type[Task]) -> type[Task]:
-    """Class decorator: make a task buildable from its config by ``make_task``."""
-    TASKS[cls.config_class.kind] = cls
-    return cls
-
-
-def make_task(config) -> Task:
-    """Build the registered task whose config this is."""
-    kind = getattr(type(config), "kind", None)
-    if kind not in TASKS:
-        raise ValueError(f"no task registered for {type(config).__name__}; "
-                         f"registered kinds are {sorted(TASKS)}")
-    return TASKS[kind](config)
-
-
-# ---------------------------------------------------------------------------------------
-# Letter transformations
+from toylab.splits import Split
+from toylab.tasks.base import Cell, Task, register_task
+from toylab.tasks.data import (
+    ANSWER,
+    EOS,
+    POOLS,
+    SPECIAL_TOKENS,
+    THINK,
+    UNK,
+    Examples,
+    Vocab,
+    until_eos,
+)
+from toylab.tasks.letter_splits import (
+    TEST_SPLIT_SPECS,
+    LetterSplitConfig,
+    make_letter_split,
+)
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -241,6 +79,12 @@ def transform_fn(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
 def describe_transforms() -> dict[str, str]:
     """Name pattern -> what the transformation does, for the book's tables."""
     return {p.replace(r"(\d+)", "N"): d for p, d, _ in _TRANSFORM_RULES}
+
+
+def transforms_table() -> pd.DataFrame:
+    """The atomic transformations and what each does, as a table."""
+    return pd.DataFrame(describe_transforms().items(),
+                        columns=["transformation", "what it does"])
 
 
 NOISE_KINDS = ("insert", "delete", "modify", "hybrid")
@@ -393,6 +237,22 @@ def sample_strings(alphabet: int, length: int, n: int, rng: np.random.Generator,
     return np.concatenate(found)[:n]
 
 
+@dataclass(frozen=True, order=True)
+class LetterCell(Cell):
+    """One point of the letter grid: which composition, at which length, in which format."""
+
+    composition: tuple[str, ...]
+    length: int
+    fmt: str = "clean"
+
+    @property
+    def key(self) -> tuple:
+        return (self.composition, self.length, self.fmt)
+
+    def __str__(self) -> str:
+        return f"{'∘'.join(self.composition)} | len {self.length} | {self.fmt}"
+
+
 @register_task
 class LetterTask(Task):
     """Strings of letters under chains of transformations, with or without a trace.
@@ -411,6 +271,8 @@ class LetterTask(Task):
     """
 
     config_class = LetterConfig
+    split_config_class = LetterSplitConfig
+    test_splits = TEST_SPLIT_SPECS
 
     def __init__(self, config: LetterConfig):
         super().__init__(config)
@@ -425,9 +287,9 @@ class LetterTask(Task):
     def vocab(self) -> Vocab:
         return self._vocab
 
-    def grid(self) -> list[Cell]:
+    def grid(self) -> list[LetterCell]:
         fmts = ("clean", "noisy") if self.config.noise_p > 0 else ("clean",)
-        return [Cell(c, n, f) for c in self.config.compositions
+        return [LetterCell(c, n, f) for c in self.config.compositions
                 for n in sorted(self.config.lengths) for f in fmts]
 
     @property
@@ -446,7 +308,7 @@ class LetterTask(Task):
             steps.append(x)
         return steps
 
-    def sample(self, cell: Cell, n: int, rng: np.random.Generator, pool: str,
+    def sample(self, cell: LetterCell, n: int, rng: np.random.Generator, pool: str,
                salt: int, test_share: float = 0.2) -> Examples:
         if cell.length not in self.config.lengths or any(
                 t not in self._fns for t in cell.composition):
@@ -473,7 +335,7 @@ class LetterTask(Task):
         return Examples(tokens, np.full(n, prompt_arr.shape[1]),
                         np.full(n, tokens.shape[1]), (cell,) * n)
 
-    def _noisy(self, prompt: np.ndarray, target: np.ndarray, cell: Cell,
+    def _noisy(self, prompt: np.ndarray, target: np.ndarray, cell: LetterCell,
                rng: np.random.Generator) -> Examples:
         """Corrupt prompt tokens of the chosen kinds; the target stays gold."""
         cfg, unk = self.config, self._vocab.index[UNK]
@@ -525,7 +387,7 @@ class LetterTask(Task):
     def parts(self, target: Sequence[str]) -> dict[str, list[str]]:
         """``full`` (everything before ``<eos>``), ``reasoning`` (the trace before
         ``<answer>``; only with a trace) and ``answer`` (after ``<answer>``)."""
-        full = _until_eos(target)
+        full = until_eos(target)
         if not self.config.trace:
             return {"full": full, "answer": full}
         if ANSWER in full:
@@ -533,18 +395,14 @@ class LetterTask(Task):
             return {"full": full, "reasoning": full[:cut], "answer": full[cut + 1:]}
         return {"full": full, "reasoning": full, "answer": []}
 
+    def cells_of(self, compositions: Sequence[Sequence[str]]) -> list[LetterCell]:
+        """The clean cells of these compositions, at every length of the grid."""
+        wanted = {tuple(c) for c in compositions}
+        return [c for c in self.grid() if c.composition in wanted and c.fmt == "clean"]
 
+    def make_split(self, cfg: LetterSplitConfig, seed: int) -> Split:
+        """Coverage of the composition grid (``toylab.tasks.letter_splits``)."""
+        return make_letter_split(self, cfg, seed)
 
-def examples_frame(task: Task, cells: Sequence[Cell] | None = None, n: int = 2,
-                   seed: int = 0) -> pd.DataFrame:
-    """A table of ``n`` examples for each cell (default: every clean cell), for reading."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for cell in cells if cells is not None else [c for c in task.grid()
-                                                  if c.fmt == "clean"]:
-        ex = task.sample(cell, n, rng, "train", salt=seed)
-        for prompt, target in zip(ex.prompts(), ex.targets()):
-            rows.append({"composition": "∘".join(cell.composition), "length": cell.length,
-                         "prompt": " ".join(task.vocab.decode(prompt)),
-                         "target": " ".join(task.vocab.decode(target))})
-    return pd.DataFrame(rows)
+    def cell_columns(self, cell: LetterCell) -> dict[str, Any]:
+        return {"composition": "∘".join(cell.composition), "length": cell.length}
