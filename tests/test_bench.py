@@ -1,6 +1,6 @@
 """The benchmark's parts run and report sane numbers (speed itself is not asserted)."""
 
-from toylab.bench import matmul_gflops, pool_rounds, throughput
+from toylab.bench import CHOSEN, design_choices, matmul_gflops, pool_rounds, throughput
 
 
 def test_parts_report_positive_numbers():
@@ -24,3 +24,14 @@ def test_rounds_pool_into_medians_over_every_run():
     assert pooled["seconds_each"] == [0.2, 0.3, 0.4, 0.5, 0.6, 0.9]
     assert pooled["steps"] == 75 and not pooled["all_reached"]
     assert pooled["min_test_exact_match"] == 0.98
+
+
+def test_design_choices_measure_every_alternative():
+    report = design_choices(repeats=1)
+    one = report["1_thread"]
+    assert set(one) == set(CHOSEN)
+    assert set(one["early_stop_chunk"]["ms"]) == {"chunk_16", "chunk_32", "chunk_64"}
+    for name, group in one.items():
+        assert all(v > 0 for v in group["ms"].values())
+        assert group["ratio_to_chosen"][CHOSEN[name]] == 1.0
+    assert all(v > 0 for v in report["first_optimizer"]["ms"].values())

@@ -53,3 +53,14 @@ def test_corrupt_entry_is_recomputed_with_a_warning(tmp_path, damage):
 def test_no_cache_means_no_files(tmp_path):
     assert cached("k", ExperimentConfig(), lambda: {"x": 1}, None) == {"x": 1}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_code_version_moves_with_code_not_with_docstrings_or_analysis():
+    from toylab.cache import NOT_RESULTS, _code
+
+    base = 'def f(x):\n    """Doc."""\n    return x + 1  # comment\n'
+    assert _code(base) == _code('def f(x):\n    """Other words."""\n    return x + 1\n')
+    assert _code(base) != _code('def f(x):\n    """Doc."""\n    return x + 2\n')
+    with_analysis = base + '\n@analysis\ndef findings():\n    return "a number"\n'
+    assert _code(with_analysis) == _code(with_analysis.replace("a number", "another"))
+    assert "bench.py" in NOT_RESULTS and "views.py" in NOT_RESULTS

@@ -1,7 +1,8 @@
 """Command line: ``python -m toylab {demo, sweep, bench}``.
 
 * ``demo``: train the DataAlchemy split on a few seeds and print its result table.
-* ``sweep NAME [--workers 2] [--out FILE]``: run a shipped sweep (``--list`` names them).
+* ``sweep NAME [--workers 2] [--out FILE] [--scheduler ADDRESS]``: run a shipped sweep
+  (``--list`` names them), on local processes or on a Dask cluster.
 * ``bench --json FILE``: the speed benchmark (``toylab.bench``).
 """
 
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("--out", help="CSV to write (default: NAME.csv here)")
     sw.add_argument("--cache", help="cache folder (default: $TOYLAB_CACHE)")
     sw.add_argument("--list", action="store_true", help="list the shipped sweeps")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run on the Dask cluster of this scheduler (host:port); results "
+                    "come back here (needs: pip install 'toylab[cluster]')")
     bench = sub.add_parser("bench", help="measure training speed on this machine")
     bench.add_argument("--json", help="also write the report to this file")
     bench.add_argument("--quick", action="store_true", help="fewer repeats (a smoke test)")
@@ -61,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             out = args.out or f"{load_spec(args.name).name}.csv"
             frame = sweep(args.name, workers=args.workers, out=out,
-                          cache=Cache(args.cache) if args.cache else None)
+                          cache=Cache(args.cache) if args.cache else None,
+                          scheduler=args.scheduler)
             print(f"wrote {len(frame)} rows to {out}")
         else:
             from toylab.bench import main as bench_main

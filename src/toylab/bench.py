@@ -14,6 +14,10 @@
   thread, ``TrainConfig``'s default, which slider retrains run so that they reproduce the
   shipped sweeps exactly (``rot3_seconds_to_99_1_thread``). Both ROT-3 figures pool three
   rounds of the 5 seeds, at the start, in the middle and at the end of the run;
+* ``design_choices``: the measurements behind the model's and the training loop's design
+  (early-stop chunk size, one flat optimizer buffer, ReLU rather than GELU, fused
+  attention, the optimizer warm-up; see ``design_choices``), on one thread and on all, so
+  that no docstring has to carry a timing;
 * ``sweep_speedup_2_workers``: the same batch of fixed-length runs through ``toylab.sweep``
   in a warm pool of one worker and of two (start-up reported beside it).
 
@@ -24,8 +28,11 @@ neighbour slows both. The machine's load average is recorded before and after.
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,7 +47,13 @@ from toylab.experiment import ExperimentConfig, build_model, run, torch_threads
 from toylab.splits import make_split
 from toylab.sweep import Job, make_pool, run_jobs
 from toylab.tasks import LetterConfig, LetterSplitConfig, make_task
-from toylab.train import TrainConfig, next_token_loss, train
+from toylab.train import (
+    TrainConfig,
+    flat_parameters,
+    next_token_loss,
+    sequence_correct,
+    train,
+)
 
 TARGETS = {"reference_ratio": (">=", 1.0), "rot3_seconds_to_99": ("<=", 0.4),
            "sweep_speedup_2_workers": (">=", 1.6)}
@@ -230,6 +243,125 @@ def sweep_speedup(n_runs: int = 12, steps: int = 150) -> dict:
             "speedup": walls[1] / walls[2]}
 
 
+def _written_out_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                           future: torch.Tensor) -> torch.Tensor:
+    """Causal attention as the masked softmax written out (what SDPA replaces); ``future``
+    is the (T, T) bool mask of positions after the query, built once as nanoGPT does."""
+    att = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, H, T, T)
+    return att.masked_fill(future, float("-inf")).softmax(-1) @ v
+
+
+_FIRST_OPTIMIZER = """
+import time, torch
+times = []
+for _ in range(2):
+    start = time.perf_counter()
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)], fused=True)
+    times.append(time.perf_counter() - start)
+print(*times)
+"""
+
+
+def first_optimizer(processes: int = 3) -> dict:
+    """What ``train.warm_up`` pays for: building the first fused AdamW in a fresh
+    interpreter (torch imports on first use) against building the next one, in ms, median
+    over fresh processes."""
+    runs = [[float(t) for t in subprocess.run(
+                [sys.executable, "-c", _FIRST_OPTIMIZER], check=True, capture_output=True,
+                text=True).stdout.split()] for _ in range(processes)]
+    ms = {"first": 1e3 * statistics.median(r[0] for r in runs),
+          "next": 1e3 * statistics.median(r[1] for r in runs)}
+    return {"ms": ms, "processes": processes}
+
+
+# What toylab chose in each group of ``design_choices``; the ratios are to it.
+CHOSEN = {"early_stop_chunk": "chunk_32", "optimizer_step": "flat", "training_step": "flat",
+          "mlp": "relu", "attention": "sdpa"}
+
+
+def design_choices(repeats: int = 20) -> dict:
+    """The measurements behind the model's and the loop's design choices, side by side,
+    interleaved, medians over ``repeats`` (ms), on one thread and on all of them, each
+    group with its times' ratios to the variant toylab uses (``CHOSEN``):
+
+    * ``early_stop_chunk``: an early-stop check's cost per validation sequence (256
+      sequences of ROT-3, the default model) when the sequences are scored 16, 32 or 64 at
+      a time (``train.early_stop_accuracy`` uses 32);
+    * ``optimizer_step``: one fused AdamW step over the default model with every weight in
+      one flat buffer (``train.flat_parameters``) against one buffer per tensor, and
+      ``training_step`` the same with the loss and backward (batch 16) around it;
+    * ``mlp``: forward and backward through the default MLP (batch 16) with ReLU against
+      exact GELU (``model`` uses ReLU);
+    * ``attention``: forward and backward of causal attention at the default sizes through
+      torch's ``scaled_dot_product_attention`` against the masked softmax written out;
+    * ``first_optimizer`` (once, not per thread count): what ``train.warm_up`` saves the
+      first live retrain, from fresh interpreters (``first_optimizer``).
+    """
+    cfg = _letters(("rot3",), False, 0)
+    task = make_task(cfg.task)
+    split = make_split(task, override(cfg.split, {"n_val": 256}), 0)
+    val = split.val.to_tensors()
+    n_val = len(val["tokens"])
+    model = build_model(cfg, task)
+    width, heads = cfg.model.d_model, cfg.model.n_head
+    data = split.train.to_tensors()
+    batch = {k: v[:16] for k, v in data.items()}
+    T = data["tokens"].shape[1] - 1
+
+    def check(chunk: int) -> Callable[[], None]:
+        parts = [{k: v[i:i + chunk] for k, v in val.items()}
+                 for i in range(0, n_val, chunk)]
+        return lambda: [sequence_correct(model, part) for part in parts]
+
+    def optimizer(flat: bool, with_backward: bool) -> Callable[[], None]:
+        m = build_model(cfg, task)
+        params = [flat_parameters(m)] if flat else list(m.parameters())
+        opt = torch.optim.AdamW(params, lr=1e-3, fused=True)
+        next_token_loss(m, batch).backward()  # every weight has a gradient to step on
+
+        def step() -> None:
+            if with_backward:
+                opt.zero_grad(set_to_none=False)
+                next_token_loss(m, batch).backward()
+            opt.step()
+        return step
+
+    def mlp(act: nn.Module) -> Callable[[], None]:
+        net = nn.Sequential(nn.Linear(width, 4 * width), act, nn.Linear(4 * width, width))
+        x = torch.randn(16, T, width)
+        return lambda: net(x).sum().backward()
+
+    def attention(fused: bool) -> Callable[[], None]:
+        q, k, v = (torch.randn(16, heads, T, width // heads, requires_grad=True)
+                   for _ in range(3))
+        future = torch.ones(T, T, dtype=torch.bool).triu(1)
+        fn = ((lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True)) if fused
+              else (lambda: _written_out_attention(q, k, v, future)))
+        return lambda: fn().sum().backward()
+
+    groups = {
+        "early_stop_chunk": {f"chunk_{c}": check(c) for c in (16, 32, 64)},
+        "optimizer_step": {"flat": optimizer(True, False),
+                           "per_tensor": optimizer(False, False)},
+        "training_step": {"flat": optimizer(True, True),
+                          "per_tensor": optimizer(False, True)},
+        "mlp": {"relu": mlp(nn.ReLU()), "gelu": mlp(nn.GELU())},
+        "attention": {"sdpa": attention(True), "written_out": attention(False)},
+    }
+    out: dict = {}
+    for threads in sorted({1, torch.get_num_threads()}):
+        label = f"{threads}_thread{'s' if threads > 1 else ''}"
+        with torch_threads(threads):
+            for name, fns in groups.items():
+                ms = {k: 1e3 * v for k, v in _interleaved(fns, repeats).items()}
+                if name == "early_stop_chunk":
+                    ms = {k: v / n_val for k, v in ms.items()}  # per validation sequence
+                ratios = {k: v / ms[CHOSEN[name]] for k, v in ms.items()}
+                out.setdefault(label, {})[name] = {"ms": ms, "ratio_to_chosen": ratios}
+    out["first_optimizer"] = first_optimizer(processes=max(1, min(repeats, 3)))
+    return out
+
+
 def benchmark(quick: bool = False) -> dict:
     """Run every measurement and return the JSON-ready report."""
     load_before = os.getloadavg()
@@ -252,6 +384,7 @@ def benchmark(quick: bool = False) -> dict:
     rot3_round()
     sweeps = sweep_speedup(n_runs=4 if quick else 12, steps=50 if quick else 150)
     rot3_round()
+    choices = design_choices(repeats=3 if quick else 20)
     times.update({name: pool_rounds(r) for name, r in rounds.items()})
     report = {
         "matmul_gflops": gflops,
@@ -262,6 +395,7 @@ def benchmark(quick: bool = False) -> dict:
         "rot3_reverse_seconds_to_99": times["rot3_reverse"]["seconds"],
         "composition_seconds_to_99": times["composition"]["seconds"],
         "sweep_speedup_2_workers": sweeps["speedup"],
+        "design_choices": choices,
         "details": {"throughput": tp, "seconds_to_99": times, "sweep": sweeps,
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                     "load_average_before": load_before,

@@ -14,10 +14,15 @@ overrides, a grid and the seeds::
 
 Every combination of grid values is run once per seed. An experiment module holds its
 ``EXPERIMENT`` (a ``toylab.experiment.Experiment``: its cache kind, presets and ``run``);
-``preset`` (optional) names one of its presets to start from, before ``base``. Each run goes through the cache, so a
-sweep that is stopped and started again only runs what is missing. Workers are separate
-processes; each trains on the config's ``train.threads`` (1 by default: two cores, two
-workers).
+``preset`` (optional) names one of its presets to start from, before ``base``. Each run
+goes through the cache, so a sweep that is stopped and started again only runs what is
+missing. Workers are separate processes; each trains on the config's ``train.threads`` (1
+by default: two cores, two workers).
+
+With ``scheduler=`` (``python -m toylab sweep NAME --scheduler HOST:PORT``) the runs go to
+an existing Dask cluster instead (``pip install "toylab[cluster]"``): each worker computes a
+run without any cache and sends the result back, and the caller stores it in its own cache,
+so the workers need no shared disk and a stopped sweep still resumes.
 
 Columns of the CSV: the columns every run of the experiment carries (the config fields it
 reports, e.g. ``coverage``, and the counts it derives), a column for any other grid field
@@ -40,7 +45,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from toylab.cache import Cache, key
+from toylab.cache import Cache, code_version, key
 from toylab.config import override
 
 
@@ -70,7 +75,8 @@ class SweepSpec:
 
     def jobs(self) -> list[Job]:
         """Every grid point x seed, as validated configs (a bad value fails here)."""
-        base = override(experiment_of(self.experiment).default_config(self.preset), self.base)
+        start = experiment_of(self.experiment).default_config(self.preset)
+        base = override(start, self.base)
         names = self.columns()
         out = []
         for values in itertools.product(*self.grid.values()):
@@ -146,6 +152,71 @@ def _run_job(module: str, config: Any, cache_root: str) -> None:
     experiment_of(module).run(config, cache=Cache(cache_root))
 
 
+def _compute_job(module: str, config: Any, code: str | None = None) -> dict:
+    """One run's payload, computed on a cluster worker with no cache (the caller keeps it),
+    on the config's torch threads, as a local run computes it. ``code``, the caller's
+    ``code_version()``, must match the worker's: the caller files the payload under a key
+    made from its own code."""
+    import torch
+
+    from toylab.cache import code_version
+    from toylab.experiment import torch_threads
+
+    if code is not None and code != code_version():
+        raise ValueError(f"this Dask worker runs toylab {code_version()}, the caller "
+                         f"{code}; install the same toylab on the workers as here")
+    torch.set_num_threads(1)
+    with torch_threads(config.train.threads):
+        return experiment_of(module).compute(config)
+
+
+def _client(scheduler: str, timeout: float):
+    """A Dask client connected to ``scheduler``, or a ValueError that says what to do."""
+    try:
+        from distributed import Client
+        from distributed.comm import get_address_host_port
+    except ImportError:
+        raise ValueError('running a sweep on a Dask cluster needs the cluster extra: '
+                         'pip install "toylab[cluster]"') from None
+    try:
+        get_address_host_port(scheduler)
+    except ValueError as err:
+        raise ValueError(f"{scheduler!r} is not a Dask scheduler address ({err}); give it "
+                         "as host:port or tcp://host:port") from None
+    try:
+        return Client(scheduler, timeout=timeout, set_as_default=False)
+    except Exception as err:  # a timeout, a refusal, or a service that is not Dask
+        raise ValueError(f"cannot reach a Dask scheduler at {scheduler!r} "
+                         f"({type(err).__name__}: {err})") from None
+
+
+#: Seconds to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT = 20.0
+
+
+def _run_on_cluster(experiment: str, todo: list[Job], cache: Cache, scheduler: str,
+                    bar: tqdm) -> None:
+    """Run ``todo`` on the cluster at ``scheduler``; each payload comes back here and is
+    saved in this machine's ``cache`` as its future completes (workers need no shared
+    disk)."""
+    kind = experiment_of(experiment).kind
+    client = _client(scheduler, CONNECT_TIMEOUT)
+    from distributed import as_completed  # importable: _client checked
+
+    try:
+        futures = {client.submit(_compute_job, experiment, job.config, code_version(),
+                                 pure=False): job for job in todo}
+        try:
+            for fut in as_completed(futures, loop=client.loop):
+                cache.save(key(kind, futures[fut].config), fut.result())
+                bar.update()
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+    finally:
+        client.close()
+
+
 def make_pool(workers: int, experiment: str = "toylab.experiments.toy_lab"
               ) -> cf.ProcessPoolExecutor:
     """Worker processes forked from a server that has imported the experiment (and torch)
@@ -160,17 +231,24 @@ def make_pool(workers: int, experiment: str = "toylab.experiments.toy_lab"
 
 
 def run_jobs(experiment: str, jobs: list[Job], cache: Cache, workers: int = 2,
-             progress: bool = True, pool: cf.Executor | None = None) -> None:
+             progress: bool = True, pool: cf.Executor | None = None,
+             scheduler: str | None = None) -> None:
     """Run every job that is not cached yet, ``workers`` at a time.
 
     With ``workers=1`` and no ``pool`` the jobs run in this process; ``pool`` reuses an
     executor from ``make_pool`` (the benchmark does, to time runs without start-up).
+    ``scheduler``, the address of a running Dask scheduler, runs them on its cluster
+    instead (``workers`` is then the cluster's business).
     """
     kind = experiment_of(experiment).kind
     todo = [j for j in jobs if key(kind, j.config) not in cache]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="run",
                disable=not progress)
     try:
+        if scheduler is not None:
+            if todo:
+                _run_on_cluster(experiment, todo, cache, scheduler, bar)
+            return
         if workers <= 1 and pool is None:
             for job in todo:
                 _run_job(experiment, job.config, str(cache.root))
@@ -207,7 +285,8 @@ def collect(experiment: str, jobs: list[Job], cache: Cache) -> pd.DataFrame:
 
 
 def sweep(name: str, *, workers: int = 2, cache: Cache | None = None,
-          out: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+          out: str | Path | None = None, progress: bool = True,
+          scheduler: str | None = None) -> pd.DataFrame:
     """Run a named sweep (resuming from the cache) and return its tidy frame.
 
     Args:
@@ -216,13 +295,16 @@ def sweep(name: str, *, workers: int = 2, cache: Cache | None = None,
         cache: where results live; default ``Cache()`` (``$TOYLAB_CACHE``).
         out: if given, the CSV is written there.
         progress: show a progress bar over runs.
+        scheduler: the address of a running Dask scheduler (``host:port``): the runs go
+            to its cluster and their results come back into ``cache`` here. Needs
+            ``pip install "toylab[cluster]"``.
     """
     if not isinstance(workers, int) or not 1 <= workers <= 64:
         raise ValueError(f"workers must be an integer in [1, 64], got {workers!r}")
     spec = load_spec(name)
     jobs = spec.jobs()
     store = cache or Cache()
-    run_jobs(spec.experiment, jobs, store, workers, progress)
+    run_jobs(spec.experiment, jobs, store, workers, progress, scheduler=scheduler)
     frame = collect(spec.experiment, jobs, store)
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -92,8 +92,9 @@ class TrainResult:
 
 
 def warm_up() -> None:
-    """Pay once for what torch imports the first time an optimizer is built (about a
-    second here), so that the first live retrain is as fast as the next ones."""
+    """Pay once for what torch imports the first time an optimizer is built, so that the
+    first live retrain is as fast as the next ones (``python -m toylab bench`` measures
+    that cost: ``design_choices``, ``first_optimizer``)."""
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)], fused=True)
 
 
@@ -140,9 +141,9 @@ def early_stop_accuracy(val: Batch, target: float | None, probe: int = 64,
     as soon as either can no longer reach the target, so a check far from target costs one
     small forward pass (exact match sits near 0 for most of training and then jumps). The
     accuracy returned is exact when the check gets through the whole set, and otherwise
-    the share correct among the sequences scored so far (an estimate). Chunks of 32 were
-    the cheapest per sequence here: 32 sequences of 19 tokens took 1.8 ms and 64 took
-    5.8 ms on two threads (2.4 and 6.4 ms on one).
+    the share correct among the sequences scored so far (an estimate). The chunk size is
+    the one that was cheapest per sequence on these machines; ``python -m toylab bench``
+    measures it again (``design_choices``, ``early_stop_chunk``).
     """
     n = len(val["tokens"])
     p = max(1, min(probe, n))
@@ -174,11 +175,11 @@ def flat_parameters(model: nn.Module) -> nn.Parameter:
 
     The model's parameters become views into it, and their gradients views into its
     gradient (backward adds into them in place), so AdamW updates all of them in one call
-    instead of one per tensor. Measured side by side here, that took 10% off the time to
-    train ROT-3 on one thread and 4% on two, with the same numbers as per-tensor AdamW
-    (``tests/test_train.py`` checks them). One difference: a weight that gets no gradient
-    in a step is updated as if its gradient were zero (torch would skip it); no toylab
-    model has such a weight.
+    instead of one per tensor, which is faster at these sizes (``python -m toylab bench``
+    measures it: ``design_choices``, ``optimizer_step`` and ``training_step``), with the
+    same numbers as per-tensor AdamW (``tests/test_train.py`` checks them). One
+    difference: a weight that gets no gradient in a step is updated as if its gradient
+    were zero (torch would skip it); no toylab model has such a weight.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
