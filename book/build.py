@@ -35,6 +35,7 @@ import argparse
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -72,6 +73,19 @@ def _digest(paths: list[Path]) -> str:
     for file in sorted(files):
         h.update(str(file.relative_to(ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def colab_base() -> str:
+    """The Colab address of the repository's notebooks, from ``book/_config.yml`` (the
+    same address as the pages' launch buttons, without the notebook's path)."""
+    from urllib.parse import urlsplit
+
+    import yaml
+
+    config = yaml.safe_load((BOOK / "_config.yml").read_text())
+    repo = urlsplit(str(config["repository"]["url"])).path.strip("/")
+    colab = str(config["launch_buttons"]["colab_url"]).rstrip("/")
+    return f"{colab}/github/{repo}/blob/{config['repository']['branch']}"
 
 
 def _code_digest() -> str:
@@ -162,7 +176,9 @@ def build(clean: bool = False) -> Path:
         "-W", "-n", "--keep-going",
     ]
     _say(" ".join(cmd))
-    ok = subprocess.run(cmd, cwd=ROOT).returncode == 0
+    # the chapters' live panels show a still and a Colab link on the site (toylab.panels)
+    env = {**os.environ, "TOYLAB_SITE_COLAB": colab_base()}
+    ok = subprocess.run(cmd, cwd=ROOT, env=env).returncode == 0
     if not ok:
         # Sphinx re-reports warnings only for pages it reads again: make it read them all.
         # (The pages stay, with a failing notebook's traceback in _build/html/reports/.)

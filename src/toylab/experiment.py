@@ -208,12 +208,36 @@ class Experiment:
         presets: preset name -> ``override`` changes of ``config_class()``.
         columns: column name -> config path, reported with every metric row (a value of
             None is left out).
+        panels: panel name -> ``toylab.panels.PanelSpec``, the chapter's live panels.
+        chapter: the chapter's notebook, e.g. ``"chapters/00_toy_lab.ipynb"``.
     """
 
     kind: str = "toylab.experiment/1"
     config_class: type = ExperimentConfig
     presets: dict[str, dict[str, Any]] = {}
     columns: dict[str, str] = {}
+    panels: dict[str, Any] = {}
+    chapter: str | None = None
+
+    # --- the chapter's tables and panels ------------------------------------------------
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The chapter's tables by name (its shipped sweeps and what is built from them);
+        panels are drawn over them."""
+        return {}
+
+    def panel(self, name: str, band: pd.DataFrame | None = None):
+        """The chapter's live panel ``name`` (``panels``), drawn over its table (or
+        ``band``)."""
+        from toylab.panels import Panel
+
+        if name not in self.panels:
+            raise ValueError(f"no panel {name!r}; panels: {list(self.panels)}")
+        spec = self.panels[name]
+        return Panel(self, spec.preset, spec.sliders,
+                     self.tables()[spec.band] if band is None else band, view=spec.view,
+                     options=spec.options, along=spec.along, changes=spec.changes,
+                     description=spec.description)
 
     # --- configs ------------------------------------------------------------------------
 

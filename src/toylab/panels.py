@@ -15,6 +15,13 @@ The figure is the same Altair view the static site shows, drawn over the shipped
 (only its rows at the other sliders' values), with the live run's rows overlaid, rendered to
 PNG offline. The live run's metrics carry the config fields the experiment reports, under
 the names the slider and the axes use.
+
+A chapter's panels are declared in its experiment module (``PanelSpec``, in
+``Experiment.panels``), so the chapter builds one with ``interpolation.panel("a")`` and the
+benchmark can time every panel of every chapter. On the static site no kernel answers a
+slider, so when the book is built (``book/build.py`` sets ``$TOYLAB_SITE_COLAB`` to the
+Colab address of the repository) ``show()`` shows a still of the figure at the default
+setting and one line that links to the chapter in Colab, where the sliders retrain.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ import base64
 import contextlib
 import html
 import inspect
+import os
 import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as widgets
@@ -39,6 +48,27 @@ from toylab.views import coverage_view, to_png
 
 #: A view from ``toylab.views``: ``view(band, live=..., **options)`` -> Altair chart.
 View = Callable[..., Any]
+#: Set when the book's site is built: the Colab address of the repository's notebooks.
+SITE_ENV = "TOYLAB_SITE_COLAB"
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """A chapter's live panel, declared once in its experiment module (``Panel`` explains
+    each field; ``band`` names the table of ``Experiment.tables()`` it is drawn over)."""
+
+    preset: str
+    sliders: dict[str, Sequence[Any]]
+    band: str
+    view: View = coverage_view
+    options: dict[str, Any] = field(default_factory=dict)
+    along: str | None = None
+    changes: dict[str, Any] | None = None
+    description: str = "exact match by test split"
+
+    def start(self) -> dict[str, Any]:
+        """The slider values a panel starts from (each slider's middle value)."""
+        return {path: _middle(values) for path, values in self.sliders.items()}
 #: Open panels by (experiment kind, preset, slider paths): the newest replaces the last.
 _OPEN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
@@ -162,16 +192,41 @@ class Panel:
                     raise TimeoutError("the panel's run did not finish in time")
                 self._lock.wait(left)
 
-    def show(self, wait: bool = True) -> widgets.VBox:
+    def show(self, wait: bool = True) -> widgets.VBox | None:
         """Display the panel and train its starting values (waiting for them by default,
-        so an executed notebook stores the finished figure)."""
-        from IPython.display import display
+        so an executed notebook stores the finished figure).
 
+        When the book's site is built (``$TOYLAB_SITE_COLAB`` set), it shows instead a
+        still of the figure at the starting values and a line linking to the chapter in
+        Colab, and closes the panel: a static page has no kernel to answer a slider.
+        """
+        from IPython.display import HTML, display
+
+        site = os.environ.get(SITE_ENV)
+        if site:
+            self.request()
+            self.wait()
+            display(HTML(self.still(site)))
+            self.close()
+            return None
         display(self.widget)
         self.request()
         if wait:
             self.wait()
         return self.widget
+
+    def still(self, site: str) -> str:
+        """The static site's stand-in: the figure and one line with the Colab link."""
+        chapter = self.experiment.chapter
+        link = f"{site.rstrip('/')}/{chapter}" if chapter else site
+        return (f'<div class="toylab-still">{self.figure.value}<p>This figure is a still '
+                f"of the live panel at {html.escape(self._shown())}. "
+                f'<a href="{html.escape(link)}">Open this chapter in Colab</a> and its '
+                "sliders retrain the model.</p></div>")
+
+    def _shown(self) -> str:
+        values = self.values().items()
+        return ", ".join(f"{path.split('.')[-1]} = {v}" for path, v in values)
 
     def _work(self) -> None:
         warm_up()

@@ -141,9 +141,11 @@ def early_stop_accuracy(val: Batch, target: float | None, probe: int = 64,
     as soon as either can no longer reach the target, so a check far from target costs one
     small forward pass (exact match sits near 0 for most of training and then jumps). The
     accuracy returned is exact when the check gets through the whole set, and otherwise
-    the share correct among the sequences scored so far (an estimate). The chunk size is
-    the one that was cheapest per sequence on these machines; ``python -m toylab bench``
-    measures it again (``design_choices``, ``early_stop_chunk``).
+    the share correct among the sequences scored so far (an estimate). The chunk size
+    trades one cost against the other: a smaller chunk makes a check far from target
+    cheaper (it stops after the first), a larger one can make scoring the whole set
+    cheaper per sequence. ``python -m toylab bench`` measures the cost per sequence of
+    chunks of 16, 32 and 64 (``design_choices``, ``early_stop_chunk``).
     """
     n = len(val["tokens"])
     p = max(1, min(probe, n))

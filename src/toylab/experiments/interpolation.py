@@ -44,11 +44,13 @@ import torch
 from toylab.config import check_choice, check_range
 from toylab.evaluate import edit_distance, evaluate
 from toylab.experiment import Experiment, ExperimentConfig, Rows, Trained, stream_seed
+from toylab.panels import PanelSpec
 from toylab.results import Findings, analysis, per_seed, seed_band, select, span
 from toylab.splits import make_split
 from toylab.sweep import shipped
 from toylab.tasks import NOISE_KINDS, NOISE_TARGETS, Examples, make_task
 from toylab.train import TrainConfig, train
+from toylab.views import bars_view, curve_view
 
 PROBES = ("splits", "length", "noise", "finetune")
 #: Extra metric columns each probe adds, in front of ``METRIC_COLUMNS``.
@@ -228,11 +230,48 @@ _PROBES: dict[str, Callable[[Trained, InterpolationConfig], Rows]] = {
     "finetune": _probe_finetune}
 
 
+SEEDS = [0, 1, 2, 3, 4]
+#: The chapter's live panels, (a) to (f).
+PANELS = {
+    "a": PanelSpec("splits", {"task.trace": [False, True], "seed": SEEDS}, "splits",
+                   view=bars_view, description="scores by test split"),
+    "b": PanelSpec("commute", {"seed": SEEDS}, "commute", view=bars_view,
+                   options={"x": "part", "metrics": ["exact_match"],
+                            "fixed": {"split": "cmp"}},
+                   description="exact match of each part on shift1∘rot3"),
+    "c": PanelSpec("length", {"seed": SEEDS}, "length", view=curve_view,
+                   options={"x": "test_length", "metrics": ["exact_match", "edit_distance"],
+                            "x_title": "test length"},
+                   description="scores by test length"),
+    "d": PanelSpec("noise", {"seed": SEEDS}, "noise", view=curve_view,
+                   options={"x": "noise_p", "series": "noise_kind",
+                            "metrics": ["exact_match", "edit_distance"],
+                            "fixed": {"noise_on": "element"},
+                            "x_title": "noise probability p"},
+                   changes={"probe.noise_on": ["element"]},  # the live run: letters only
+                   description="scores on prompts with corrupted letters"),
+    "e": PanelSpec("patch", {"split.patch": [0.0, 0.0025, 0.01, 0.04, 0.16], "seed": SEEDS},
+                   "patch", view=curve_view, along="patch",
+                   options={"x": "patch_examples", "series": "split",
+                            "metrics": ["exact_match"], "log_x": True,
+                            "x_title": "held-out examples mixed in"},
+                   description="exact match against the held-out examples mixed in"),
+    "f": PanelSpec("coverage", {
+        "split.coverage": [0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875],
+        "task.trace": [False, True], "seed": SEEDS}, "coverage"),
+}
+
+
 class Interpolation(Experiment):
     kind = "toylab.experiments.interpolation/1"
     config_class = InterpolationConfig
     presets = PRESETS
     columns = {"trace": "task.trace", "coverage": "split.coverage", "patch": "split.patch"}
+    chapter = "chapters/01_interpolation_bounds.ipynb"
+    panels = PANELS
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return frames()
 
     def probe(self, cfg: InterpolationConfig, trained: Trained) -> Rows:
         return _PROBES[cfg.probe.kind](trained, cfg)
@@ -247,6 +286,7 @@ class Interpolation(Experiment):
 EXPERIMENT = Interpolation()
 run = EXPERIMENT.run
 preset = EXPERIMENT.preset
+panel = EXPERIMENT.panel
 default_config = EXPERIMENT.default_config
 
 

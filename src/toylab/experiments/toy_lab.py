@@ -21,6 +21,7 @@ import pandas as pd
 from toylab.config import override
 from toylab.experiment import Experiment, Trained
 from toylab.model import PRESETS as MODEL_SIZES
+from toylab.panels import PanelSpec
 from toylab.results import Findings, analysis, seed_band, select
 from toylab.sweep import shipped
 from toylab.tasks import Task
@@ -43,6 +44,12 @@ class ToyLab(Experiment):
                  "split.tests": ["id", "cmp"]},
     }
     columns = {"coverage": "split.coverage", "trace": "task.trace"}
+    chapter = "chapters/00_toy_lab.ipynb"
+    panels = {"coverage": PanelSpec("toylab", {"split.coverage": [0.25, 0.5, 0.75],
+                                               "seed": [0, 1, 2, 3, 4]}, band="toylab")}
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {name: shipped(name) for name in ("toylab", "demo")}
 
     def derived(self, cfg, trained: Trained) -> dict[str, Any]:
         split = trained.split
@@ -53,6 +60,7 @@ class ToyLab(Experiment):
 EXPERIMENT = ToyLab()
 run = EXPERIMENT.run
 preset = EXPERIMENT.preset
+panel = EXPERIMENT.panel
 default_config = EXPERIMENT.default_config
 
 
