@@ -35,3 +35,13 @@ def test_design_choices_measure_every_alternative():
         assert all(v > 0 for v in group["ms"].values())
         assert group["ratio_to_chosen"][CHOSEN[name]] == 1.0
     assert all(v > 0 for v in report["first_optimizer"]["ms"].values())
+
+
+def test_a_live_panel_is_timed_from_an_empty_cache(monkeypatch, tmp_path):
+    from toylab.bench import time_panel
+
+    monkeypatch.setenv("TOYLAB_CACHE", str(tmp_path))
+    report = time_panel("toylab.experiments.toy_lab", "coverage", repeats=1)
+    assert report["seconds"] > report["train_seconds"] > 0 and report["steps"] > 0
+    assert report["default"] == {"split.coverage": 0.5, "seed": 2}
+    assert list(tmp_path.iterdir()) == []  # the timed runs left the user's cache alone

@@ -104,6 +104,7 @@ class PageReport:
     panel_failed: bool = False  # a live panel's stored output says something went wrong
     inert_controls: int = 0  # ipywidgets controls on the page (no kernel answers them)
     stills: list[dict] = field(default_factory=list)  # live panels' stills
+    violations: list[dict] = field(default_factory=list)  # axe: serious and critical
 
 
 #: Visits a page by name (once; later calls return the same report).
@@ -153,6 +154,36 @@ def server(site: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{httpd.server_port}/"
     httpd.shutdown()
     httpd.server_close()
+
+
+#: axe-core, the accessibility checker run in every page (from the npm registry, pinned).
+AXE_VERSION = "4.14.1"
+
+
+@pytest.fixture(scope="session")
+def axe() -> Path:
+    """``axe.min.js`` of the pinned axe-core, fetched once with ``npm pack`` into _build."""
+    folder = ROOT / "_build" / "axe" / AXE_VERSION
+    script = folder / "package" / "axe.min.js"
+    if not script.exists():
+        import importlib.util
+        import tarfile
+
+        spec = importlib.util.spec_from_file_location("vendor", ROOT / "book" / "vendor.py")
+        vendor = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(vendor)  # type: ignore[union-attr]
+        folder.mkdir(parents=True, exist_ok=True)
+        tarball = vendor._npm_pack("axe-core", AXE_VERSION, folder)
+        with tarfile.open(tarball) as tar:
+            tar.extract("package/axe.min.js", folder, filter="data")
+    return script
+
+
+#: Serious and critical accessibility violations axe-core finds: rule, impact, a few nodes.
+_AXE_RUN = """async () => (await axe.run(document, {resultTypes: ['violations']}))
+  .violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+  .map(v => ({id: v.id, impact: v.impact, count: v.nodes.length,
+              nodes: v.nodes.slice(0, 4).map(n => n.target.join(' '))}))"""
 
 
 @pytest.fixture(scope="session")
@@ -235,7 +266,7 @@ _WIDGETS = """() => [...document.querySelectorAll(
 })"""
 
 
-def _visit(browser: object, base: str, name: str) -> PageReport:
+def _visit(browser: object, base: str, name: str, axe: Path) -> PageReport:
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     # Nothing may leave this machine: record every request, and refuse the non-local ones,
     # so a stray CDN reference fails fast instead of waiting for a network that isn't there.
@@ -268,6 +299,8 @@ def _visit(browser: object, base: str, name: str) -> PageReport:
         shot = SHOTS / (name.replace("/", "-") + ".png")
         page.screenshot(path=str(shot), full_page=True)
 
+        page.add_script_tag(path=str(axe))
+        violations = page.evaluate(_AXE_RUN)
         charts = [Chart(**c) for c in page.evaluate(_CHARTS)]
         for index, chart in enumerate(charts):
             for slider in page.evaluate(_SLIDER_NAMES, [index]):
@@ -312,19 +345,20 @@ def _visit(browser: object, base: str, name: str) -> PageReport:
                 "() => document.body.innerText.includes('Something went wrong')"),
             inert_controls=page.locator(_INERT_CONTROLS).count(),
             stills=page.evaluate(_STILLS),
+            violations=violations,
         )
     finally:
         context.close()
 
 
 @pytest.fixture(scope="session")
-def visit(browser: object, server: str) -> Visit:
+def visit(browser: object, server: str, axe: Path) -> Visit:
     """Return a function that visits a page once (later calls reuse the report)."""
     reports: dict[str, PageReport] = {}
 
     def get(name: str) -> PageReport:
         if name not in reports:
-            reports[name] = _visit(browser, server, name)
+            reports[name] = _visit(browser, server, name, axe)
         return reports[name]
 
     return get
@@ -415,6 +449,14 @@ def test_no_inert_controls_and_a_still_for_every_live_panel(visit: Visit,
     for still in report.stills:
         assert still["alt"].strip() and len(still["colab"]) == 1
         assert still["colab"][0].endswith("/" + page)
+
+
+@pages
+def test_no_serious_accessibility_violation(visit: Visit, name: str) -> None:
+    violations = visit(name).violations
+    assert not violations, "axe-core: " + "; ".join(
+        f"{v['id']} ({v['impact']}, {v['count']} nodes, e.g. {v['nodes']})"
+        for v in violations)
 
 
 @pages

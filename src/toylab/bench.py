@@ -362,6 +362,94 @@ def design_choices(repeats: int = 20) -> dict:
     return out
 
 
+#: Every chapter's experiment module, whose panels the benchmark times.
+CHAPTERS = ("toylab.experiments.toy_lab", "toylab.experiments.interpolation")
+#: A live retrain of a panel's default setting should answer within this (seconds).
+PANEL_BUDGET = 5.0
+
+
+def time_panel(module: str, name: str, repeats: int = 3) -> dict:
+    """Seconds from asking a live panel for its default setting to its finished figure
+    (training, probes and drawing; the shipped seeds' drawing included), each time from an
+    empty cache, median over ``repeats``; and the training's share of it."""
+    from toylab.sweep import experiment_of
+
+    experiment = experiment_of(module)
+    spec = experiment.panels[name]
+    band = experiment.tables()[spec.band]
+    seconds, steps, training = [], [], []
+    before = os.environ.get("TOYLAB_CACHE")
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["TOYLAB_CACHE"] = tmp
+            panel = experiment.panel(name, band)
+            try:
+                start = time.perf_counter()
+                panel.request(spec.start())
+                panel.wait(timeout=300)
+                seconds.append(time.perf_counter() - start)
+            finally:
+                panel.close()
+        if panel.result is None:
+            raise RuntimeError(f"panel {module}:{name} did not answer: "
+                               f"{panel.status.value}")
+        steps.append(panel.result.info["steps"])
+        training.append(panel.result.info["train_seconds"])
+    if before is None:
+        os.environ.pop("TOYLAB_CACHE", None)
+    else:
+        os.environ["TOYLAB_CACHE"] = before
+    return {"seconds": statistics.median(seconds), "seconds_each": seconds,
+            "train_seconds": statistics.median(training),
+            "steps": statistics.median(steps), "default": spec.start(),
+            "within_budget": statistics.median(seconds) <= PANEL_BUDGET}
+
+
+_FIRST_CALL = """
+import json, os, sys, tempfile, time
+os.environ["TOYLAB_CACHE"] = tempfile.mkdtemp()
+start = time.perf_counter()
+from toylab.sweep import experiment_of
+experiment = experiment_of(sys.argv[1])
+spec = experiment.panels[sys.argv[2]]
+panel = experiment.panel(sys.argv[2])
+imported = time.perf_counter() - start
+times = []
+for seed in (10, 11, 12):
+    values = {**spec.start(), "seed": seed} if "seed" in spec.sliders else spec.start()
+    begin = time.perf_counter()
+    panel.request(values)
+    panel.wait(timeout=300)
+    times.append(time.perf_counter() - begin)
+    os.environ["TOYLAB_CACHE"] = tempfile.mkdtemp()
+panel.close()
+print(json.dumps({"import_seconds": imported, "runs": times}))
+"""
+
+
+def first_call_overhead(module: str = CHAPTERS[0], name: str = "coverage") -> dict:
+    """What the first live retrain in a fresh kernel costs beyond the next ones: a fresh
+    Python process imports toylab and answers the panel three times (new seeds, empty
+    caches); the overhead is the first answer minus the median of the other two."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _FIRST_CALL, module, name],
+                         capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    runs = report["runs"]
+    return {**report, "first_call_overhead_seconds": runs[0] - statistics.median(runs[1:]),
+            "panel": f"{module}:{name}"}
+
+
+def panel_times(repeats: int = 3) -> dict:
+    """``time_panel`` for every panel of every chapter, by ``module:name``."""
+    from toylab.sweep import experiment_of
+
+    return {f"{module.split('.')[-1]}:{name}": time_panel(module, name, repeats)
+            for module in CHAPTERS for name in experiment_of(module).panels}
+
+
 def benchmark(quick: bool = False) -> dict:
     """Run every measurement and return the JSON-ready report."""
     load_before = os.getloadavg()
@@ -385,6 +473,8 @@ def benchmark(quick: bool = False) -> dict:
     sweeps = sweep_speedup(n_runs=4 if quick else 12, steps=50 if quick else 150)
     rot3_round()
     choices = design_choices(repeats=3 if quick else 20)
+    panels = panel_times(repeats=1 if quick else 3)
+    first_call = first_call_overhead()
     times.update({name: pool_rounds(r) for name, r in rounds.items()})
     report = {
         "matmul_gflops": gflops,
@@ -395,8 +485,12 @@ def benchmark(quick: bool = False) -> dict:
         "rot3_reverse_seconds_to_99": times["rot3_reverse"]["seconds"],
         "composition_seconds_to_99": times["composition"]["seconds"],
         "sweep_speedup_2_workers": sweeps["speedup"],
+        "panels_seconds": {name: p["seconds"] for name, p in panels.items()},
+        "panels_within_budget": all(p["within_budget"] for p in panels.values()),
+        "first_call_overhead_seconds": first_call["first_call_overhead_seconds"],
         "design_choices": choices,
         "details": {"throughput": tp, "seconds_to_99": times, "sweep": sweeps,
+                    "panels": panels, "first_call": first_call,
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                     "load_average_before": load_before,
                     "load_average_after": os.getloadavg(), "quick": quick},

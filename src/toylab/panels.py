@@ -43,13 +43,12 @@ import pandas as pd
 
 from toylab.config import override
 from toylab.experiment import Cancelled, Experiment, Result
+from toylab.progress import SITE_ENV
 from toylab.train import Progress, warm_up
 from toylab.views import coverage_view, to_png
 
 #: A view from ``toylab.views``: ``view(band, live=..., **options)`` -> Altair chart.
 View = Callable[..., Any]
-#: Set when the book's site is built: the Colab address of the repository's notebooks.
-SITE_ENV = "TOYLAB_SITE_COLAB"
 
 
 @dataclass(frozen=True)
@@ -121,18 +120,23 @@ class Panel:
         if self.along is not None and self.along not in columns:
             raise ValueError(f"along={self.along!r} is not a slider; sliders: {columns}")
         self.field = self.along or columns[0]
+        # building the static site: no kernel will answer a slider, so no widget is made
+        # (an executed notebook would embed every widget made, shown or not)
+        self.site = os.environ.get(SITE_ENV) or None
+        ui = _Plain if self.site else None
         self.sliders = {
-            path: widgets.SelectionSlider(
+            path: (ui or widgets.SelectionSlider)(
                 options=list(values), value=_middle(values),
                 description=path.split(".")[-1], continuous_update=False,
                 style={"description_width": "initial"}, layout={"width": "420px"})
             for path, values in sliders.items()}
-        self.bar = widgets.FloatProgress(min=0, max=1, value=0, description="training",
-                                         layout={"width": "420px"})
-        self.status = widgets.HTML()
-        self.figure = widgets.HTML()  # an <img> with alt text (widgets.Image has none)
-        self.widget = widgets.VBox([*self.sliders.values(), self.bar, self.status,
-                                    self.figure])
+        self.bar = (ui or widgets.FloatProgress)(min=0, max=1, value=0,
+                                                 description="training",
+                                                 layout={"width": "420px"})
+        self.status = (ui or widgets.HTML)(value="")
+        self.figure = (ui or widgets.HTML)(value="")  # an <img> with alt text
+        self.widget = (ui or widgets.VBox)(children=[*self.sliders.values(), self.bar,
+                                                     self.status, self.figure])
         self.result: Result | None = None
         self.runs_started = 0
         self.closed = False
@@ -202,11 +206,10 @@ class Panel:
         """
         from IPython.display import HTML, display
 
-        site = os.environ.get(SITE_ENV)
-        if site:
+        if self.site:
             self.request()
             self.wait()
-            display(HTML(self.still(site)))
+            display(HTML(self.still(self.site)))
             self.close()
             return None
         display(self.widget)
@@ -321,6 +324,20 @@ class Panel:
         text = f"Something went wrong: {type(err).__name__}: {err}" if unexpected else (
             f"Cannot run this: {err}")
         self.status.value = f"<span style='color:#b2182b'>{html.escape(text)}</span>"
+
+
+class _Plain:
+    """Stands in for a widget while the static site is built: holds the same attributes,
+    draws nothing, talks to no front end."""
+
+    def __init__(self, **attributes: Any):
+        self.__dict__.update(attributes)
+
+    def observe(self, *_args: Any, **_kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _middle(values: Sequence[Any]) -> Any:
