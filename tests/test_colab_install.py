@@ -55,7 +55,11 @@ def colab_like(tmp_path_factory) -> Path:
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_runs_from_the_installed_package_alone(colab_like, path, tmp_path):
+def test_chapter_runs_from_the_installed_package_alone(colab_like, path, tmp_path,
+                                                      monkeypatch):
+    from conftest import CHAPTER_CACHE
+
+    monkeypatch.setenv("TOYLAB_CACHE", str(CHAPTER_CACHE))  # shared: see conftest
     folder = tmp_path / "alone"
     folder.mkdir()
     shutil.copy(path, folder / path.name)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import wrong_answers  # tests/conftest.py
+from pairs import wrong_answers  # tests/pairs.py
 from toylab.experiment import LAB, ExperimentConfig
 from toylab.objectives import (
     dpo,

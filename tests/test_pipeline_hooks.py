@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import wrong_answers  # noqa: I001  (tests/conftest.py)
+from pairs import wrong_answers  # tests/pairs.py
 from toylab.cache import Cache
 from toylab.config import check_range
 from toylab.evaluate import evaluate

@@ -84,6 +84,8 @@ def findings(toylab=None, demo=None) -> Findings:
                        - cmps.set_index(["coverage", "seed"]).value)[
                            ids.set_index(["coverage", "seed"]).value >= LEARNED].min()),
         demo_id_min=float(demo_id.min()),
+        demo_id_median_worst=float(demo_id.groupby(level="trace").median().min()),
+        demo_learned=int((demo_id >= LEARNED).sum()),
         demo_gap_min=float(demo_gap[demo_id >= LEARNED].min()),
         demo_cmp_best={bool(t): float(v) for t, v in
                        select(demo, split="cmp").groupby("trace").value.max().items()})
