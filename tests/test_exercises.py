@@ -16,7 +16,7 @@ def test_check_target(capsys):
     assert "differs" in capsys.readouterr().out
 
 
-def test_check_coverage_prediction_uses_the_shipped_range():
+def test_check_coverage_prediction_uses_the_shipped_range(capsys):
     frame = shipped("interpolation_coverage")
     cmp = frame[(frame.split == "cmp") & (frame.part == "full")
                 & (frame.metric == "exact_match") & frame.trace
@@ -25,17 +25,23 @@ def test_check_coverage_prediction_uses_the_shipped_range():
     # a prediction more than 0.1 outside the seeds' range is rejected
     far = 1.0 if cmp.max() < 0.85 else 0.0
     assert not cmp.min() - 0.1 <= far <= cmp.max() + 0.1
+    capsys.readouterr()
     assert not exercises.check_coverage_prediction(far, 0.75)
+    assert f"{cmp.min():.3f}" not in capsys.readouterr().out  # the answer stays hidden
     with pytest.raises(ValueError, match="coverage must be one of"):
         exercises.check_coverage_prediction(0.5, 0.3)
     with pytest.raises(ValueError, match="prediction"):
         exercises.check_coverage_prediction(1.5, 0.75)
 
 
-def test_check_patch_size():
+def test_check_patch_size(capsys):
     answer = exercises.smallest_patch()
     assert answer is not None
     assert exercises.check_patch_size(answer)
+    capsys.readouterr()
     assert not exercises.check_patch_size(answer / 4)
+    assert not exercises.check_patch_size(0.16 if answer < 0.16 else 0.0)
+    out = capsys.readouterr().out
+    assert f"{answer:g} of the training set" not in out and "0.90" not in out
     with pytest.raises(ValueError, match="share"):
         exercises.check_patch_size(-1)

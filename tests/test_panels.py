@@ -129,3 +129,21 @@ def test_a_panel_needs_an_experiment_and_a_known_preset():
         Panel(object(), "small", {"seed": [0]}, band())
     with pytest.raises(ValueError, match="unknown preset"):
         Panel(SMALL, "nope", {"seed": [0]}, band())
+
+
+@pytest.mark.parametrize("module", ["toylab.experiments.toy_lab",
+                                    "toylab.experiments.interpolation"])
+def test_no_chapter_panel_offers_a_value_that_raises(module):
+    """Every combination of every chapter panel's slider values is a config the lab
+    accepts and whose split can be built (a learner never meets a ValueError there)."""
+    import itertools
+
+    from toylab.config import override
+    from toylab.sweep import experiment_of
+
+    experiment = experiment_of(module)
+    for name, spec in experiment.panels.items():
+        base = experiment.preset(spec.preset, spec.changes)
+        for values in itertools.product(*spec.sliders.values()):
+            cfg = override(base, dict(zip(spec.sliders, values)))
+            experiment.data(cfg)  # builds the task and the split

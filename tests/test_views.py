@@ -96,3 +96,16 @@ def test_curve_and_bar_views_fix_values_and_overlay_a_live_run():
         curve_view(frame, x="noise_p", series="noise_kind", fixed={"trace": True})
     with pytest.raises(ValueError, match="no rows left"):
         curve_view(frame, x="noise_p", series="noise_kind", fixed={"noise_on": "nowhere"})
+
+
+def test_axis_ticks_are_the_grid_values_themselves():
+    import re
+
+    import vl_convert as vlc
+
+    from toylab.sweep import shipped
+
+    chart = coverage_view(shipped("interpolation_coverage"), select={"trace": [True, False]})
+    svg = vlc.vegalite_to_svg(chart.to_json())
+    labels = set(re.findall(r">(0\.\d+)</text>", svg))
+    assert {"0.125", "0.375", "0.625", "0.875"} <= labels

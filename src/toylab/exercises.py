@@ -82,7 +82,10 @@ def check_coverage_prediction(prediction: float, coverage: float, trace: bool = 
     measured = (f"the shipped seeds reached {low:.3f} to {high:.3f} (mean {mean:.3f}) at "
                 f"coverage {coverage} {'with' if trace else 'without'} a trace")
     ok = low - slack <= prediction <= high + slack
-    return _report(ok, measured, f"you predicted {prediction:.3f}; {measured}")
+    side = "above" if prediction > high + slack else "below"
+    return _report(ok, measured, f"you predicted {prediction:.3f}, which is {side} every "
+                   f"shipped seed by more than {slack}. Keep your prediction written "
+                   "down, then look at the figure and ask what your guess assumed.")
 
 
 def smallest_patch(threshold: float = 0.8) -> float | None:
@@ -101,8 +104,10 @@ def check_patch_size(share: float, threshold: float = 0.8) -> bool:
     answer = smallest_patch(threshold)
     table = ", ".join(f"{p:g}: {m:.2f}" for p, m in zip(band.patch, band["mean"]))
     if answer is None:
-        return _report(False, "", f"no patch in the sweep reaches {threshold}; the means "
-                       f"were {table}")
+        return _report(False, "", f"no patch in the sweep reaches {threshold}")
     ok = abs(share - answer) < 1e-12
+    hint = ("too small: at that share the held-out mean stays below the threshold"
+            if share < answer else "a smaller share of the sweep already reaches it")
     return _report(ok, f"{answer:g} of the training set ({table})",
-                   f"you said {share:g}; the shipped means per patch share were {table}")
+                   f"you said {share:g}: {hint} (the sweep's shares: "
+                   f"{', '.join(f'{p:g}' for p in band.patch)})")

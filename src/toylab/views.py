@@ -102,7 +102,7 @@ def coverage_view(frame: pd.DataFrame, *, field: str = "coverage",
         chosen = alt.datum[field] == float(value)
     curve = (
         base.mark_area(opacity=0.2).encode(
-            x=alt.X(f"{field}:Q", title=field, axis=alt.Axis(values=values)),
+            x=alt.X(f"{field}:Q", title=field, axis=_ticks(values)),
             y="low:Q", y2="high:Q", color=color)
         + base.mark_line(point=True).encode(
             x=f"{field}:Q", y=y, color=color,
@@ -135,6 +135,12 @@ def coverage_view(frame: pd.DataFrame, *, field: str = "coverage",
     if params:
         chart = chart.add_params(*params)
     return _finish(chart.properties(title=title or ""))
+
+
+def _ticks(values: Sequence[float]) -> alt.Axis:
+    """An axis with a tick at each grid value, labelled with the value itself (up to four
+    decimals, no trailing zeros: 0.125, not 0.1)."""
+    return alt.Axis(values=list(values), format=".4~f")
 
 
 def _step(values: Sequence[float]) -> float:
@@ -225,7 +231,7 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str | None = None,
     for metric in metrics:
         part_band = band[band.metric == metric]
         base = alt.Chart(part_band)
-        x_enc = alt.X(f"{x}:Q", title=x_title or x, scale=scale, axis=alt.Axis(values=xs))
+        x_enc = alt.X(f"{x}:Q", title=x_title or x, scale=scale, axis=_ticks(xs))
         color = alt.Color(f"{series}:N", scale=colors,
                           legend=alt.Legend(title=series, orient="bottom",
                                             symbolOpacity=1) if legend else None)
