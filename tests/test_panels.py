@@ -142,7 +142,7 @@ def test_no_chapter_panel_offers_a_value_that_raises(module):
     from toylab.sweep import experiment_of
 
     experiment = experiment_of(module)
-    for name, spec in experiment.panels.items():
+    for spec in experiment.panels.values():
         base = experiment.preset(spec.preset, spec.changes)
         for values in itertools.product(*spec.sliders.values()):
             cfg = override(base, dict(zip(spec.sliders, values)))

@@ -105,7 +105,8 @@ def test_axis_ticks_are_the_grid_values_themselves():
 
     from toylab.sweep import shipped
 
-    chart = coverage_view(shipped("interpolation_coverage"), select={"trace": [True, False]})
+    chart = coverage_view(shipped("interpolation_coverage"),
+                          select={"trace": [True, False]})
     svg = vlc.vegalite_to_svg(chart.to_json())
     labels = set(re.findall(r">(0\.\d+)</text>", svg))
     assert {"0.125", "0.375", "0.625", "0.875"} <= labels
