@@ -115,6 +115,11 @@ def test_noise_degrades_exact_match_and_letters_hurt_most(facts):
     assert at["element", "insert"] + 0.1 <= at["transform", "insert"]
     assert at["transform", "insert"] + 0.1 <= at["instruction", "insert"]
     assert at["instruction", "modify"] >= 0.95
+    # the mechanism: with insertion or deletion, exact match is the share of prompts with
+    # no token of the corrupted kind hit, (1 - p)^k (measured within 0.020 at every p;
+    # within 0.03 on torch's default kernels), and the two kinds agree in every run
+    assert facts["noise_chance_gap"] <= 0.06
+    assert facts["insert_equals_delete"]
 
 
 def test_a_patch_restores_the_held_out_composition(facts):
@@ -148,6 +153,8 @@ def test_coverage_makes_held_out_compositions_work_with_a_trace_only(facts):
     assert cmp[True][high].min() >= 0.45
     assert cmp[True][high].mean() - cmp[True][low].mean() >= 0.4
     assert facts["coverage_works"] in high
+    # no setting is reliable in every seed: measured worst seed 0.60 at the best mean
+    assert facts["coverage_worst_at_best"] < cmp[True].max()
     # without a trace it never takes off: measured at most 0.23 (mean); the 0.16 at 2 of 16
     # cells comes mostly from held-out compositions that are a trained one in the other
     # order and, since a letter map and a position map commute, the same function

@@ -243,7 +243,7 @@ PANELS = {
                    options={"x": "test_length", "metrics": ["exact_match", "edit_distance"],
                             "x_title": "test length"},
                    description="scores by test length"),
-    "d": PanelSpec("noise", {"seed": SEEDS}, "noise", view=curve_view,
+    "d": PanelSpec("noise", {"seed": SEEDS}, "noise_with_chance", view=curve_view,
                    options={"x": "noise_p", "series": "noise_kind",
                             "metrics": ["exact_match", "edit_distance"],
                             "fixed": {"noise_on": "element"},
@@ -338,6 +338,13 @@ SWEEPS = {"splits": "interpolation_splits", "commute": "interpolation_commute",
 STEPS_RIGHT = 0.9
 #: ... and at most this share of answers right.
 ANSWER_WRONG = 0.1
+#: A seed "gets a good share" of a test right above this exact match.
+GOOD_SHARE = 0.1
+#: Prompt tokens of each kind a noise target corrupts (the toy's prompts: 4 letters, 2
+#: transformation tokens, 1 instruction token).
+NOISABLE = {"element": 4, "transform": 2, "instruction": 1}
+#: The series that draws (1 - p)^k beside the noise kinds.
+CHANCE = "no token hit: (1-p)^k"
 #: The held-out exact match (mean over seeds) a patch must bring back.
 PATCH_RECOVERED = 0.8
 #: The held-out exact match (mean over seeds) at which coverage "works".
@@ -348,8 +355,10 @@ GRID = 16  # compositions in the coverage panel's grid
 @analysis
 def frames(sweeps: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """The chapter's tables: each shipped sweep by panel name, and two combined ones the
-    figures draw, ``parts`` (exact match of each part of ``cmp`` in both experiments of
-    panel b) and ``patch_both`` (held-out examples mixed in or fine-tuned on, panel e).
+    figures draw: ``parts`` (exact match of each part of ``cmp`` in both experiments of
+    panel b), ``noise_with_chance`` (panel d's sweep and, as one more series, the share of
+    prompts none of whose tokens of the corrupted kind was hit, (1 - p)^k) and
+    ``patch_both`` (held-out examples mixed in or fine-tuned on, panel e).
     ``sweeps`` replaces shipped frames by panel name (e.g. recomputed ones)."""
     out = {name: shipped(sweep) for name, sweep in SWEEPS.items()
            if name not in (sweeps or {})}
@@ -359,6 +368,12 @@ def frames(sweeps: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFr
             test="train f1f1, f1f2, f2f1; test f2f2"),
         select(out["commute"], part=None, split="cmp").assign(
             test="train f1f2; test f2f1")], ignore_index=True)
+    chance = select(out["noise"], metric=None, noise_kind="insert").assign(
+        noise_kind=CHANCE)
+    exact = chance.metric == "exact_match"
+    chance.loc[exact, "value"] = [(1 - p) ** NOISABLE[on] for on, p in zip(
+        chance.noise_on[exact], chance.noise_p[exact])]
+    out["noise_with_chance"] = pd.concat([out["noise"], chance[exact]], ignore_index=True)
     out["patch_both"] = pd.concat([
         select(out["patch"], metric=None).assign(
             how="mixed in", examples=lambda f: f.patch_examples),
@@ -403,6 +418,8 @@ def _splits(f: dict, out: Findings) -> None:
         f"{em.max()['ood']:.3f}.",
         f"BLEU of the whole output, mean over seeds: id {bleu['id']:.2f}, cmp "
         f"{bleu['cmp']:.2f}, pood {bleu['pood']:.2f}, ood {bleu['ood']:.2f}.",
+        f"Seeds that got more than {GOOD_SHARE:.0%} of cmp right with a trace: "
+        f"{int((cmp > GOOD_SHARE).sum())} of {len(cmp)}.",
         f"Without a trace, the best seed on cmp scored {out['cmp_no_trace_max']:.3f}."])
 
 
@@ -446,11 +463,23 @@ def _length(f: dict, out: Findings) -> None:
 def _noise(f: dict, out: Findings) -> None:
     em = select(f["noise"]).groupby(["noise_on", "noise_kind", "noise_p"]).value.mean()
     at = em.xs(0.3, level="noise_p")
-    out.values.update(noise=em.to_dict(), noise_at_03=at.to_dict())
+    chance = {(on, p): (1 - p) ** NOISABLE[on] for on, _, p in em.index}
+    gap = max(abs(em[on, kind, p] - chance[on, p]) for on, kind, p in em.index
+              if kind in ("insert", "delete"))
+    runs = select(f["noise"]).pivot_table(index=["noise_on", "noise_p", "seed"],
+                                          columns="noise_kind", values="value")
+    out.values.update(noise=em.to_dict(), noise_at_03=at.to_dict(),
+                      noise_chance_gap=float(gap),
+                      insert_equals_delete=bool((runs["insert"] == runs["delete"]).all()))
     out.texts["noise"] = "\n".join(
         f"{on}, p = 0.3: exact match with inserted <unk>s {at[on, 'insert']:.3f}, with "
-        f"deletions {at[on, 'delete']:.3f}, with replacements {at[on, 'modify']:.3f}"
-        for on in NOISE_TARGETS)
+        f"deletions {at[on, 'delete']:.3f}, with replacements {at[on, 'modify']:.3f}; "
+        f"share of prompts with none of their {NOISABLE[on]} such token(s) corrupted, "
+        f"(1 - p)^{NOISABLE[on]}: {chance[on, 0.3]:.3f}"
+        for on in NOISE_TARGETS) + (
+        f"\nInsertion and deletion give the same exact match in "
+        f"{'every' if out['insert_equals_delete'] else 'not every'} run; with either, "
+        f"exact match is within {gap:.3f} of (1 - p)^k at every p.")
 
 
 @analysis
@@ -469,7 +498,10 @@ def _patch(f: dict, out: Findings) -> None:
         smallest_patch_examples=int(enough.index[0]) if len(enough) else None,
         patch_id_min=float(select(f["patch"], split="id").value.min()),
         tuned_id_after_max=float(after[after.finetune_examples > 0].value.max()))
+    per_cell = float(f["patch"].examples_per_cell.iloc[0])
+    out.values["patch_examples_per_trained_cell"] = per_cell
     out.texts["patch"] = "\n".join([
+        f"Each trained composition had about {per_cell:.0f} training examples.",
         "Mixed in: held-out exact match " + ", ".join(
             f"{n} examples: {v:.2f}" for n, v in mixed.items()) + ".",
         "Fine-tuned after: held-out exact match " + ", ".join(
@@ -498,7 +530,20 @@ def _coverage(f: dict, out: Findings) -> None:
     else:
         lines.append(f"With a trace the mean never reaches {WORKS}.")
     lines.append(f"Without a trace the highest mean is {mean[False].max():.2f}.")
-    out.values.update(coverage_cmp=mean.to_dict(), coverage_best=best.to_dict(),
+    worst = held.groupby(["trace", "coverage"]).value.min()
+    top = mean[True].idxmax()
+    no_trace_top = mean[False].idxmax()
+    no_trace_runs = held[~held.trace & (held.coverage == no_trace_top)].value
+    lines.append(f"At {round(top * GRID)} of {GRID} with a trace (the best mean) the worst "
+                 f"seed scored {worst[True, top]:.2f}; without a trace at "
+                 f"{round(no_trace_top * GRID)} of {GRID}, the seeds scored "
+                 f"{span(no_trace_runs, 2)}.")
+    cells = f["coverage"].groupby("compositions").examples_per_cell.first()
+    lines.append("The training set stays 2,000 examples, so examples per trained "
+                 "composition fall as coverage grows: " + ", ".join(
+                     f"{n}/{GRID}: {v:.0f}" for n, v in cells.items()) + ".")
+    out.values.update(coverage_worst_at_best=float(worst[True, top]),
+                      coverage_cmp=mean.to_dict(), coverage_best=best.to_dict(),
                       coverage_id=ids.to_dict(),
                       coverage_works=float(works.index[0]) if len(works) else None)
     out.texts["coverage"] = "\n".join(lines)
@@ -516,7 +561,9 @@ def _card(out: Findings) -> None:
          f"{span(pd.Series(v['id_all']))} ({len(v['id_all'])} runs)", "no"),
         ("Unseen composition (cmp), with a trace", "0.01% exact match, BLEU 0.69 [S]",
          f"exact match {span(cmp_t)} per seed (mean {cmp_t.mean():.3f}); BLEU mean "
-         f"{v['bleu']['cmp']:.2f}", "some seeds get part of it right"),
+         f"{v['bleu']['cmp']:.2f}",
+         f"{int((cmp_t > GOOD_SHARE).sum())} of {len(cmp_t)} seeds get more than "
+         f"{GOOD_SHARE:.0%} of it right"),
         ("Unseen transformation (pood, ood)", "0.00% [S]",
          f"at most {v['pood_max']:.3f} and {v['ood_max']:.3f}",
          "no; unsolvable by construction in both"),
@@ -534,8 +581,10 @@ def _card(out: Findings) -> None:
          f"p = 0.3, insert: letters {at3['element', 'insert']:.2f}, transformations "
          f"{at3['transform', 'insert']:.2f}, instruction "
          f"{at3['instruction', 'insert']:.2f}; letters, delete: "
-         f"{at3['element', 'delete']:.2f}",
-         "insertion is as bad as deletion, not worse"),
+         f"{at3['element', 'delete']:.2f}; within {v['noise_chance_gap']:.2f} of "
+         "(1 - p)^k, the share of prompts left uncorrupted",
+         "insertion is as bad as deletion, not worse; the order follows how many tokens "
+         "of each kind a prompt has"),
         ("Patch", "a tiny share (about 0.015%) of unseen data restores it [S]",
          f"mixed in: {smallest if smallest is not None else 'none'} examples reach "
          f"{PATCH_RECOVERED} (mean); fine-tuned: 64 examples give "
@@ -544,5 +593,7 @@ def _card(out: Findings) -> None:
         ("More coverage (the book's question)",
          "not tested in the paper; Yao et al. report CoT composes [P]",
          f"with a trace, mean {mean[True].iloc[0]:.2f} at 2/16 to {mean[True].max():.2f} "
-         f"at best; without, at most {mean[False].max():.2f}", "the toy's own result"),
+         f"at best (worst seed there {v['coverage_worst_at_best']:.2f}); without, at most "
+         f"{mean[False].max():.2f}", "the toy's own result; confounded with examples per "
+         "composition and not reliable in every seed"),
     ]
