@@ -49,6 +49,7 @@ from toylab.results import Findings, analysis, per_seed, seed_band, select, span
 from toylab.splits import make_split
 from toylab.sweep import shipped
 from toylab.tasks import NOISE_KINDS, NOISE_TARGETS, Examples, make_task
+from toylab.tasks.letter_splits import coverage_counts
 from toylab.train import TrainConfig, train
 from toylab.views import bars_view, curve_view
 
@@ -278,9 +279,7 @@ class Interpolation(Experiment):
 
     def derived(self, cfg: InterpolationConfig, trained: Trained) -> dict[str, Any]:
         split = trained.split
-        return {"compositions": len(split.record["train_compositions"]),
-                "examples_per_cell": round(len(split.train) / len(split.train_cells), 1),
-                "patch_examples": len(split.patch)}
+        return {**coverage_counts(split), "patch_examples": len(split.patch)}
 
 
 EXPERIMENT = Interpolation()

@@ -25,6 +25,7 @@ from toylab.panels import PanelSpec
 from toylab.results import Findings, analysis, seed_band, select
 from toylab.sweep import shipped
 from toylab.tasks import Task
+from toylab.tasks.letter_splits import coverage_counts
 
 #: A run has learned its training compositions when it gets at least this share of new
 #: strings of them exactly right.
@@ -52,9 +53,7 @@ class ToyLab(Experiment):
         return {name: shipped(name) for name in ("toylab", "demo")}
 
     def derived(self, cfg, trained: Trained) -> dict[str, Any]:
-        split = trained.split
-        return {"compositions": len(split.record["train_compositions"]),
-                "examples_per_cell": round(len(split.train) / len(split.train_cells), 1)}
+        return coverage_counts(trained.split)
 
 
 EXPERIMENT = ToyLab()

@@ -247,3 +247,11 @@ def make_letter_split(task: LetterTask, cfg: LetterSplitConfig, seed: int) -> Sp
                 "seen_transforms": sorted(seen)})
     split.check_no_leakage()
     return split
+
+
+def coverage_counts(split: Split) -> dict[str, float]:
+    """What comes with a coverage of the letter grid, as columns for every metric row:
+    ``compositions`` trained, and ``examples_per_cell`` (the training set spread over the
+    trained cells, which thins as coverage grows)."""
+    return {"compositions": len(split.record["train_compositions"]),
+            "examples_per_cell": round(len(split.train) / len(split.train_cells), 1)}
