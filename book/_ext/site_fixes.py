@@ -7,8 +7,8 @@
 * Accessibility (axe-core's serious and critical rules, checked in ``tests/test_book.py``):
   the theme's icons inside labelled buttons are decorative (their titles made the buttons'
   visible text disagree with their labels), the search field is named by the text it shows,
-  and so is a folded cell's toggle, and the bibliography is not announced as a list of
-  things that are not list items.
+  and so is a folded cell's toggle, each chart's actions menu has a name, and the
+  bibliography is not announced as a list of things that are not list items.
 """
 
 from __future__ import annotations
@@ -32,7 +32,14 @@ ACCESSIBILITY = """
       .forEach((summary) => summary.removeAttribute("aria-label"));
     all('.citation-list[role="list"]').forEach((list) => list.removeAttribute("role"));
   };
-  document.addEventListener("DOMContentLoaded", fix);
+  // each chart's actions menu (drawn when the chart is) gets a name for its toggle
+  const label = () => all(".vega-embed details > summary:not([aria-label])")
+    .forEach((summary) => summary.setAttribute("aria-label", "Chart actions"));
+  document.addEventListener("DOMContentLoaded", () => {
+    fix();
+    label();
+    new MutationObserver(label).observe(document.body, {childList: true, subtree: true});
+  });
   window.addEventListener("load", fix);
 })();
 """

@@ -134,7 +134,7 @@ def coverage_view(frame: pd.DataFrame, *, field: str = "coverage",
         params = [param, *params]
     if params:
         chart = chart.add_params(*params)
-    return _finish(chart.properties(title=title or ""))
+    return chart.properties(title=title or "")
 
 
 def _ticks(values: Sequence[float]) -> alt.Axis:
@@ -253,7 +253,7 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str | None = None,
     chart = alt.hconcat(*charts)
     if params:
         chart = chart.add_params(*params)
-    return _finish(chart.properties(title=title or ""))
+    return chart.properties(title=title or "")
 
 
 def bars_view(frame: pd.DataFrame, *, x: str = "split", metrics: Sequence[str] = (
@@ -291,7 +291,7 @@ def bars_view(frame: pd.DataFrame, *, x: str = "split", metrics: Sequence[str] =
     chart = alt.hconcat(*charts)
     if params:
         chart = chart.add_params(*params)
-    return _finish(chart.properties(title=title or ""))
+    return chart.properties(title=title or "")
 
 
 def grid_view(split_summary: dict, transforms: Sequence[str]) -> alt.Chart:
@@ -312,19 +312,13 @@ def grid_view(split_summary: dict, transforms: Sequence[str]) -> alt.Chart:
     grid = alt.Chart(pd.DataFrame(rows)).encode(
         x=alt.X("then:N", sort=list(transforms), title="then apply"),
         y=alt.Y("first:N", sort=list(transforms), title="first apply"))
-    return _finish((grid.mark_rect(stroke="white").encode(
+    return (grid.mark_rect(stroke="white").encode(
                 color=alt.Color("role:N", scale=alt.Scale(domain=roles, range=colors),
                                 legend=alt.Legend(title="cell")),
                 tooltip=["first", "then", "role"])
             + grid.mark_text(fontSize=10, color="white").encode(text="role:N")).properties(
         width=60 * len(transforms), height=40 * len(transforms),
-        title=f"coverage {split_summary['coverage']:.3f} of the composition grid"))
-
-
-def _finish(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
-    """Every view's last step: no vega-embed actions menu (its unlabelled toggle is not
-    accessible, and the figures are for reading, not for downloading)."""
-    return chart.properties(usermeta={"embedOptions": {"actions": False}})
+        title=f"coverage {split_summary['coverage']:.3f} of the composition grid")
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 1.5) -> bytes:
