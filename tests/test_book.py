@@ -24,6 +24,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
+from toylab.experiments import modules
+
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
@@ -68,7 +70,7 @@ def toc_pages() -> list[str]:
 
 PAGES = toc_pages()
 #: Every chapter's experiment module (their panels are the chapters' live panels).
-EXPERIMENTS = ("toylab.experiments.toy_lab", "toylab.experiments.interpolation")
+EXPERIMENTS = tuple(modules())
 
 
 @dataclass

@@ -5,6 +5,7 @@ import threading
 import pandas as pd
 import pytest
 
+from toylab.experiments import modules
 from toylab.experiments.toy_lab import ToyLab
 from toylab.panels import Panel
 from toylab.views import coverage_view
@@ -131,8 +132,7 @@ def test_a_panel_needs_an_experiment_and_a_known_preset():
         Panel(SMALL, "nope", {"seed": [0]}, band())
 
 
-@pytest.mark.parametrize("module", ["toylab.experiments.toy_lab",
-                                    "toylab.experiments.interpolation"])
+@pytest.mark.parametrize("module", modules())
 def test_no_chapter_panel_offers_a_value_that_raises(module):
     """Every combination of every chapter panel's slider values is a config the lab
     accepts and whose split can be built (a learner never meets a ValueError there)."""

@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from toylab.cache import Cache
 from toylab.config import override
 from toylab.experiment import ExperimentConfig, build_model, run, torch_threads
+from toylab.experiments import modules as chapter_modules
 from toylab.splits import make_split
 from toylab.sweep import Job, make_pool, run_jobs
 from toylab.tasks import LetterConfig, LetterSplitConfig, make_task
@@ -363,7 +364,7 @@ def design_choices(repeats: int = 20) -> dict:
 
 
 #: Every chapter's experiment module, whose panels the benchmark times.
-CHAPTERS = ("toylab.experiments.toy_lab", "toylab.experiments.interpolation")
+CHAPTERS = tuple(chapter_modules())
 #: A live retrain of a panel's default setting should answer within this (seconds).
 PANEL_BUDGET = 5.0
 
@@ -426,7 +427,8 @@ print(json.dumps({"import_seconds": imported, "runs": times}))
 """
 
 
-def first_call_overhead(module: str = CHAPTERS[0], name: str = "coverage") -> dict:
+def first_call_overhead(module: str = "toylab.experiments.toy_lab", name: str = "coverage"
+                        ) -> dict:
     """What the first live retrain in a fresh kernel costs beyond the next ones: a fresh
     Python process imports toylab and answers the panel's default setting three times,
     each from an empty cache; the overhead is the first answer minus the median of the

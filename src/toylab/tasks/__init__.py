@@ -1,8 +1,12 @@
 """The task space: the ``Task`` interface and registry (``base``), the data every family
 produces (``data``), and the task families, one module each (``letters`` and its split
-strategy ``letter_splits``). Importing this package registers every family shipped with
-toylab; a new family is a new module here, imported below.
+strategy ``letter_splits``). Importing this package imports every module in it, so every
+family shipped with toylab registers itself; a new family is a new module here, with no
+line to add anywhere.
 """
+
+import importlib as _importlib
+import pkgutil as _pkgutil
 
 from toylab.tasks.base import (
     TASKS,
@@ -40,6 +44,9 @@ from toylab.tasks.letters import (
     transform_fn,
     transforms_table,
 )
+
+for _module in _pkgutil.iter_modules(__path__):
+    _importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "ANSWER", "EOS", "NOISE_KINDS", "NOISE_TARGETS", "PAD", "POOLS", "SPECIAL_TOKENS",
