@@ -299,7 +299,8 @@ def make_pool(workers: int, experiment: str = "toylab.experiments.toy_lab"
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        # torch's optimizers import torch._dynamo (about a second) on first use
+        # torch's optimizers import torch._dynamo on first use (the benchmark measures
+        # it: design_choices, first_optimizer)
         ctx.set_forkserver_preload([experiment, "torch._dynamo"])
     return cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
 
