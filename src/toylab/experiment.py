@@ -28,6 +28,7 @@ columns its probes add.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,14 @@ from toylab.model import ModelConfig, TinyTransformer
 from toylab.objectives import Objective, sft
 from toylab.progress import ProgressBar
 from toylab.splits import Split, make_split
-from toylab.tasks import LetterConfig, LetterSplitConfig, Task, make_task, task_class
+from toylab.tasks import (
+    Examples,
+    LetterConfig,
+    LetterSplitConfig,
+    Task,
+    make_task,
+    task_class,
+)
 from toylab.train import (
     Batch,
     Progress,
@@ -267,8 +275,6 @@ class Experiment:
     def phases(self, cfg, task: Task, split: Split) -> list[Phase]:
         """What to train on (default: one SFT phase on the training set and the patch,
         stopped early on the validation set)."""
-        from toylab.tasks import Examples
-
         data = Examples.concat([split.train, split.patch]).to_tensors()
         return [Phase("train", data, cfg.train, sft(), split.val)]
 
@@ -299,10 +305,11 @@ class Experiment:
         phases = self.phases(cfg, task, split)
         total = sum(p.train.max_steps for p in phases)
         bar = ProgressBar(total) if progress else None
-        done = 0
+        done, start = 0, time.perf_counter()
 
-        def report(p: Progress) -> bool | None:
-            p = Progress(done + p.step, total, p.loss, p.accuracy, p.elapsed)
+        def report(p: Progress) -> bool | None:  # steps and time over every phase
+            p = Progress(done + p.step, total, p.loss, p.accuracy,
+                         time.perf_counter() - start)
             if bar is not None:
                 bar(p)
             return callback(p) if callback is not None else None
@@ -384,7 +391,6 @@ class Experiment:
 #: The plain pipeline on the letter task, with no columns beyond the metric ones.
 LAB = EXPERIMENT = Experiment()
 run = LAB.run
-default_config = LAB.default_config
 
 
 def build_model(cfg: ExperimentConfig, task: Task) -> nn.Module:

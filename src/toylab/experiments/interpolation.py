@@ -286,7 +286,19 @@ EXPERIMENT = Interpolation()
 run = EXPERIMENT.run
 preset = EXPERIMENT.preset
 panel = EXPERIMENT.panel
-default_config = EXPERIMENT.default_config
+
+
+def _noisable() -> dict[str, int]:
+    """Prompt tokens of each kind a noise target can corrupt, in panel (d)'s prompts: the
+    letters of a string, the transformation tokens, the one instruction token."""
+    task = preset("noise").task
+    return {"element": max(task.lengths), "transform": max(task.depths), "instruction": 1}
+
+
+NOISABLE = _noisable()
+#: Compositions in panel (f)'s grid, and the training examples spread over them.
+GRID = len(preset("coverage").task.compositions)
+N_TRAIN = preset("coverage").split.n_train
 
 
 @analysis
@@ -339,16 +351,12 @@ STEPS_RIGHT = 0.9
 ANSWER_WRONG = 0.1
 #: A seed "gets a good share" of a test right above this exact match.
 GOOD_SHARE = 0.1
-#: Prompt tokens of each kind a noise target corrupts (the toy's prompts: 4 letters, 2
-#: transformation tokens, 1 instruction token).
-NOISABLE = {"element": 4, "transform": 2, "instruction": 1}
 #: The series that draws (1 - p)^k beside the noise kinds.
 CHANCE = "no token hit: (1-p)^k"
 #: The held-out exact match (mean over seeds) a patch must bring back.
 PATCH_RECOVERED = 0.8
 #: The held-out exact match (mean over seeds) at which coverage "works".
 WORKS = 0.5
-GRID = 16  # compositions in the coverage panel's grid
 
 
 @analysis
@@ -538,7 +546,7 @@ def _coverage(f: dict, out: Findings) -> None:
                  f"{round(no_trace_top * GRID)} of {GRID}, the seeds scored "
                  f"{span(no_trace_runs, 2)}.")
     cells = f["coverage"].groupby("compositions").examples_per_cell.first()
-    lines.append("The training set stays 2,000 examples, so examples per trained "
+    lines.append(f"The training set stays {N_TRAIN:,} examples, so examples per trained "
                  "composition fall as coverage grows: " + ", ".join(
                      f"{n}/{GRID}: {v:.0f}" for n, v in cells.items()) + ".")
     out.values.update(coverage_worst_at_best=float(worst[True, top]),

@@ -60,7 +60,6 @@ EXPERIMENT = ToyLab()
 run = EXPERIMENT.run
 preset = EXPERIMENT.preset
 panel = EXPERIMENT.panel
-default_config = EXPERIMENT.default_config
 
 
 @analysis
