@@ -352,6 +352,13 @@ class Experiment:
         return {"metrics": rows, "history": trained.fitted.history, "samples": samples,
                 "info": trained.info()}
 
+    def payload(self, cfg, callback: Callback | None = None, progress: bool = False
+                ) -> dict:
+        """``compute`` on the config's torch threads (another thread count sums in another
+        order): what ``run`` caches, and what a cluster worker sends back."""
+        with torch_threads(cfg.train.threads):
+            return self.compute(cfg, callback, progress)
+
     def config_columns(self, cfg) -> dict[str, Any]:
         """The reported config fields of ``cfg`` (``columns``), None values left out."""
         out = {}
@@ -378,9 +385,8 @@ class Experiment:
         cfg = cfg if cfg is not None else self.config_class()
         self.check(cfg)
         store = Cache() if cache is True else (cache or None)
-        with torch_threads(cfg.train.threads):
-            payload = cached(self.kind, cfg, lambda: self.compute(cfg, callback, progress),
-                             store)
+        payload = cached(self.kind, cfg, lambda: self.payload(cfg, callback, progress),
+                         store)
         metrics = pd.DataFrame(payload["metrics"])
         front = [c for c in metrics.columns if c not in METRIC_COLUMNS]
         return Result(cfg, metrics[front + METRIC_COLUMNS],

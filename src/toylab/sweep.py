@@ -231,17 +231,10 @@ def _compute_job(module: str, config: Any, code: str | None = None) -> dict:
     on the config's torch threads, as a local run computes it. ``code``, the caller's
     ``code_version()``, must match the worker's: the caller files the payload under a key
     made from its own code."""
-    import torch
-
-    from toylab.cache import code_version
-    from toylab.experiment import torch_threads
-
     if code is not None and code != code_version():
         raise ValueError(f"this Dask worker runs toylab {code_version()}, the caller "
                          f"{code}; install the same toylab on the workers as here")
-    torch.set_num_threads(1)
-    with torch_threads(config.train.threads):
-        return experiment_of(module).compute(config)
+    return experiment_of(module).payload(config)
 
 
 def _client(scheduler: str, timeout: float):
