@@ -19,7 +19,7 @@ def test_check_target(capsys):
 def test_check_coverage_prediction_uses_the_shipped_range(capsys):
     frame = shipped("interpolation_coverage")
     cmp = frame[(frame.split == "cmp") & (frame.part == "full")
-                & (frame.metric == "exact_match") & frame.trace
+                & (frame.metric == "exact_match") & frame.trace & ~frame.singles
                 & (frame.coverage == 0.75)].value
     assert exercises.check_coverage_prediction(float(cmp.mean()), 0.75)
     # a prediction more than 0.1 outside the seeds' range is rejected
@@ -45,3 +45,50 @@ def test_check_patch_size(capsys):
     assert f"{answer:g} of the training set" not in out and "0.90" not in out
     with pytest.raises(ValueError, match="share"):
         exercises.check_patch_size(-1)
+
+
+def test_a_check_run_before_answering_says_so_and_gives_nothing_away(capsys):
+    assert not exercises.check_coverage_prediction(None, 0.75)
+    assert not exercises.check_patch_size(None)
+    assert not exercises.check_held_out_split(None, ("shift1", "rot3"))
+    out = capsys.readouterr().out
+    assert out.count("Not answered yet") == 3 and "shipped seeds reached" not in out
+
+
+@pytest.fixture(scope="module")
+def low_run():
+    from toylab.experiments import interpolation
+    return interpolation.run(interpolation.preset("coverage", {
+        "split.coverage": 0.125, "task.trace": False, "eval.n_samples": 1000}))
+
+
+def test_check_wrong_answer_accepts_what_the_answer_computes(capsys, low_run):
+    from toylab.experiments import interpolation
+    from toylab.tasks import make_task
+
+    wrong = interpolation.wrong_answers(low_run, computable=True)
+    assert len(wrong) > 0
+    task = make_task(low_run.config.task)
+    grid = [c for c in task.config.compositions if len(c) > 1]
+    row = wrong.iloc[0]
+    gives = task.sources(row.prompt.split(), row.answer.split(), grid)
+    assert gives and exercises.check_wrong_answer(low_run, 0, gives[0])
+    other = next(c for c in grid if c not in gives)
+    capsys.readouterr()
+    assert not exercises.check_wrong_answer(low_run, 0, other)
+    with pytest.raises(ValueError, match="row must be"):
+        exercises.check_wrong_answer(low_run, len(wrong), gives[0])
+    with pytest.raises(ValueError, match="not transformations"):
+        exercises.check_wrong_answer(low_run, 0, ("swap", "rot3"))
+
+
+def test_check_what_moved_reads_the_two_runs(low_run):
+    from toylab.experiments import interpolation
+    after = interpolation.run(interpolation.preset("coverage", {
+        "split.coverage": 0.125, "task.trace": False, "eval.n_samples": 1000,
+        "split.singles": True}))
+    moved = after.value("cmp") - low_run.value("cmp")
+    assert exercises.check_what_moved(low_run, after, moved)
+    assert not exercises.check_what_moved(low_run, after, moved + 0.5)
+    with pytest.raises(ValueError, match="same config"):
+        exercises.check_what_moved(low_run, low_run, 0.0)

@@ -39,7 +39,8 @@ def test_shipped_sweeps_name_presets_of_this_module():
 def test_splits_probe_scores_every_split_and_part():
     result = quick("splits")
     m = result.metrics
-    assert list(m.columns) == ["trace", "patch", "compositions", "examples_per_cell",
+    assert list(m.columns) == ["trace", "patch", "singles", "positions", "early_stop",
+                               "replay", "compositions", "examples_per_cell",
                                "patch_examples", "seed", "split", "part", "metric",
                                "value", "n"]
     assert m.compositions.eq(3).all() and m.examples_per_cell.eq(round(2000 / 3, 1)).all()
@@ -107,3 +108,41 @@ def test_outputs_table_judges_reasoning_and_answer():
 def test_finetune_larger_than_the_training_set_is_a_clear_error():
     with pytest.raises(ValueError, match="at most split.n_train"):
         preset("finetune", {"probe.finetune_examples": [5000]})
+
+
+def test_cells_probe_scores_each_held_out_composition_and_what_its_answers_compute():
+    result = quick("coverage")
+    m = result.metrics
+    trained = set(result.info["train_compositions"])
+    cells = m[m.metric == "cell_exact_match"]
+    assert len(cells) == 8 and cells.value.between(0, 1).all()  # 8 of 16 held out at 0.5
+    assert len(trained) == 8 and not trained & set(cells.cell)
+    assert cells[["first_partners", "second_partners"]].ge(0).all().all()
+    sources = m[m.metric == "answer_is"]
+    assert list(sources.source) == list(interpolation.SOURCES)
+    assert abs(sources.value.sum() - 1) < 1e-9  # every held-out answer is classified once
+    assert (m.metric == "right_steps_wrong_answer").sum() == 1  # with a trace only
+    assert set(m[m.metric == "exact_match"].examples_per_cell) == {250}
+
+
+def test_twins_are_the_compositions_that_compute_the_same_function():
+    import numpy as np
+
+    from toylab.tasks import make_task
+
+    task = make_task(preset("coverage").task)
+    x = np.random.default_rng(0).integers(0, task.config.alphabet_size, (64, 4))
+    for cls in interpolation.TWINS:
+        outs = [task.apply(tuple(c.split("∘")), x)[-1] for c in sorted(cls)]
+        assert all((o == outs[0]).all() for o in outs[1:]), cls
+    # a letter map and a position map commute: four pairs; and two ways to the identity
+    assert {frozenset({"rot3∘reverse", "reverse∘rot3"}),
+            frozenset({"reverse∘reverse", "atbash∘atbash"})} <= set(interpolation.TWINS)
+
+
+def test_finetune_with_replay_mixes_in_the_training_data():
+    m = quick("finetune", **{"probe.finetune_examples": [4], "probe.finetune_steps": 2,
+                             "probe.finetune_replay": 0.5,
+                             "probe.finetune_lr": 0.0003}).metrics
+    assert set(m.replay) == {0.5} and set(m.finetune_lr) == {0.0003}
+    assert set(m.finetune_examples) == {0, 4}

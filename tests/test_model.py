@@ -54,3 +54,29 @@ def test_clear_errors():
         ModelConfig.preset("huge")
     with pytest.raises(ValueError, match="block_size"):
         make()(torch.zeros(1, 17, dtype=torch.long))
+
+
+def test_rotary_attention_depends_on_offsets_only():
+    from toylab.model import _rotate, rotary_tables
+
+    cos, sin = rotary_tables(16, 8)
+    q, k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)
+    def score(i, j):  # noqa: E306
+        return (_rotate(q, cos[i:i + 1], sin[i:i + 1])
+                * _rotate(k, cos[j:j + 1], sin[j:j + 1])).sum()
+    assert torch.allclose(score(5, 2), score(12, 9), atol=1e-5)
+    assert not torch.allclose(score(5, 2), score(5, 4), atol=1e-3)
+
+
+def test_rotary_model_has_no_position_table_and_learns():
+    cfg = ModelConfig(n_layer=1, n_head=2, d_model=16, positions="rotary")
+    model = TinyTransformer(cfg, vocab_size=10, block_size=12).init_weights(
+        torch.Generator().manual_seed(0))
+    assert model.pos_emb is None and "rope_cos" not in model.state_dict()
+    assert model.n_params() == model.n_params(with_positions=True)
+    x = torch.randint(1, 10, (4, 12))
+    assert model(x).shape == (4, 12, 10)
+    with pytest.raises(ValueError, match="positions"):
+        ModelConfig(positions="sinusoidal")
+    with pytest.raises(ValueError, match="even head width"):
+        ModelConfig(n_head=4, d_model=12, positions="rotary")

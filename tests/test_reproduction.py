@@ -35,8 +35,9 @@ from toylab.sweep import (
     shipped_platform,
 )
 
-#: One grid point of chapter 1's coverage sweep: 12 of 16 compositions, with a trace.
-POINT = {"split.coverage": 0.75, "task.trace": True}
+#: One grid point of chapter 1's coverage sweep: 12 of 16 compositions, with a trace, no
+#: singles.
+POINT = {"split.coverage": 0.75, "task.trace": True, "split.singles": False}
 
 
 def _sweep_elsewhere(spec: str, out, cache) -> pd.DataFrame:
@@ -86,7 +87,8 @@ def test_chapter_0_on_other_kernels(elsewhere):
 def test_chapter_1_on_other_kernels(elsewhere):
     coverage = shipped("interpolation_coverage")
     here = (coverage.coverage == POINT["split.coverage"]) & (
-        coverage.trace == POINT["task.trace"])
+        coverage.trace == POINT["task.trace"]) & (
+        coverage.singles == POINT["split.singles"])
     report = compare(coverage[here], elsewhere["coverage"])
     assert report.within_tolerance, report
     mixed = pd.concat([coverage[~here], elsewhere["coverage"]], ignore_index=True)

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -153,3 +154,34 @@ def test_fuzzed_configs_raise_only_clear_value_errors(data):
         return
     split.check_no_leakage()
     assert len(split.train) == split_cfg.n_train
+
+
+def test_early_stopping_never_sees_a_test_string():
+    task = make_task(LetterConfig(lengths=(4,)))
+    split = make_split(task, SplitConfig(coverage=0.5, tests=("id", "cmp")), seed=3)
+    tested = set().union(*(ex.rows() for ex in split.tests.values()))
+    assert split.val.rows() and not split.val.rows() & tested
+    assert not split.val.rows() & split.train.rows()
+
+
+def test_examples_per_cell_fixes_each_trained_cell_not_the_total():
+    task = make_task(LetterConfig(lengths=(4,)))
+    for coverage in (0.125, 0.75):
+        split = make_split(task, SplitConfig(coverage=coverage, examples_per_cell=50),
+                           seed=0)
+        counts = pd.Series(split.train.cells).value_counts()
+        assert (counts == 50).all() and len(split.train) == 50 * len(split.train_cells)
+
+
+def test_singles_train_each_transformation_alone_and_test_only_pairs():
+    task = make_task(LetterConfig(lengths=(4,)))
+    split = make_split(task, SplitConfig(coverage=0.25, singles=True,
+                                         examples_per_cell=20), seed=0)
+    alone = {c.composition for c in split.train_cells if len(c.composition) == 1}
+    assert alone == {(t,) for t in task.config.transforms}
+    assert split.record["train_compositions"] and all(
+        "∘" in c for c in split.record["train_compositions"])
+    for cells in split.test_cells.values():
+        assert all(len(c.composition) == 2 for c in cells)
+    # coverage counts the pairs only: 4 of the 16
+    assert split.coverage == 0.25

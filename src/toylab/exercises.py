@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from toylab.config import check_range
+from toylab.config import check_range, to_dict
 from toylab.results import seed_band, select
 from toylab.splits import LeakageError, Split
 from toylab.sweep import shipped
@@ -21,6 +21,16 @@ from toylab.tasks import LetterConfig, LetterTask
 def _report(ok: bool, good: str, bad: str) -> bool:
     print(("Correct: " + good) if ok else ("Not yet: " + bad))
     return ok
+
+
+def _unanswered(**answers) -> bool:
+    """True (after saying so) when an answer is still the placeholder ``None``: a check
+    run before the learner answered prints no answer of its own."""
+    missing = [name for name, value in answers.items() if value is None]
+    if missing:
+        print(f"Not answered yet: replace None in {', '.join(missing)} with your answer, "
+              "then run the cell again.")
+    return bool(missing)
 
 
 def check_target(prompt: str, answer: str, config: LetterConfig | None = None) -> bool:
@@ -46,6 +56,8 @@ def check_target(prompt: str, answer: str, config: LetterConfig | None = None) -
 def check_held_out_split(split: Split, held_out: Sequence[str]) -> bool:
     """Exercises 0.2 and 1.2: does ``split`` train on every composition but ``held_out``,
     test exactly that one as ``cmp``, and keep every test string out of training?"""
+    if _unanswered(split=split):
+        return False
     held = tuple(held_out)
     trained = {c.composition for c in split.train_cells}
     cmp_cells = {c.composition for c in split.test_cells.get("cmp", [])}
@@ -69,11 +81,14 @@ def _cmp_band(sweep: str, field: str, **fixed) -> pd.DataFrame:
 
 
 def check_coverage_prediction(prediction: float, coverage: float, trace: bool = True,
-                              slack: float = 0.1) -> bool:
+                              singles: bool = False, slack: float = 0.1) -> bool:
     """Exercise 1.1: is your predicted held-out exact match at ``coverage`` within
-    ``slack`` of what the shipped seeds reached (lowest to highest)?"""
+    ``slack`` of what the shipped seeds reached (lowest to highest)? The range is shown
+    only once your prediction falls in it."""
+    if _unanswered(prediction=prediction):
+        return False
     check_range("prediction", prediction, 0.0, 1.0)
-    band = _cmp_band("interpolation_coverage", "coverage", trace=trace)
+    band = _cmp_band("interpolation_coverage", "coverage", trace=trace, singles=singles)
     row = band[(band.coverage - coverage).abs() < 1e-9]
     if row.empty:
         raise ValueError(f"coverage must be one of the swept values "
@@ -88,6 +103,69 @@ def check_coverage_prediction(prediction: float, coverage: float, trace: bool = 
                    "down, then look at the figure and ask what your guess assumed.")
 
 
+def check_wrong_answer(result, row: int, composition: Sequence[str],
+                       computable: bool = True) -> bool:
+    """Exercise 1.2: does ``composition`` (e.g. ``("rot3", "atbash")``) turn the string of
+    row ``row`` of ``interpolation.wrong_answers(result, computable=computable)`` into the
+    answer your model wrote there? Any composition that does is right (several can
+    coincide)."""
+    from toylab.experiments.interpolation import wrong_answers
+    from toylab.tasks import make_task
+
+    if _unanswered(composition=composition):
+        return False
+    wrong = wrong_answers(result, computable=computable)
+    if not 0 <= row < len(wrong):
+        raise ValueError(f"row must be 0 to {len(wrong) - 1}: the rows of "
+                         f"wrong_answers(result, computable={computable})")
+    comp = tuple(composition)
+    task = make_task(result.config.task)
+    unknown = [t for t in comp if t not in result.config.task.transforms]
+    if unknown:
+        raise ValueError(f"{unknown} are not transformations of this task: "
+                         f"{list(result.config.task.transforms)}")
+    r = wrong.iloc[row]
+    found = task.sources(r.prompt.split(), r.answer.split(), [comp])
+    trained = {tuple(c.split("∘")) for c in result.info["train_compositions"]}
+    kind = "one it was trained on" if comp in trained else "one it was never trained on"
+    return _report(bool(found), f"{'∘'.join(comp) or 'nothing'} turns "
+                   f"{r.prompt.split()[:4]} into {r.answer}: the model computed {kind} "
+                   f"instead of {r.held_out}",
+                   f"{'∘'.join(comp)} does not give {r.answer} from that string; apply it "
+                   "by hand (transforms_table() says what each does), or try the "
+                   "compositions the run was trained on (result.info"
+                   "['train_compositions'])")
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    """``{"split": {"singles": True}}`` -> ``{"split.singles": True}``."""
+    out = {}
+    for k, v in tree.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else
+                   {f"{prefix}{k}": v})
+    return out
+
+
+def check_what_moved(before, after, my_change: float, split: str = "cmp") -> bool:
+    """Exercise 1.3: two runs of yours that differ in what you changed (for example
+    ``split.singles`` or ``model.positions``); is ``my_change`` the change of exact match
+    on ``split`` from ``before`` to ``after`` that they measured (within 0.01)?"""
+    if _unanswered(my_change=my_change):
+        return False
+    old, new = _flat(to_dict(before.config)), _flat(to_dict(after.config))
+    changed = {k: (v, new.get(k)) for k, v in old.items() if new.get(k) != v}
+    if not changed:
+        raise ValueError("the two runs have the same config: change something (for "
+                         "example split.singles or model.positions) and run again")
+    measured = after.value(split) - before.value(split)
+    what = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+    return _report(abs(my_change - measured) <= 0.01,
+                   f"you changed {what}; {split} exact match moved by {measured:+.3f}. "
+                   "Now say why, and check it on a second seed.",
+                   f"your number is not what your runs measured; recompute "
+                   f"after.value({split!r}) - before.value({split!r})")
+
+
 def smallest_patch(threshold: float = 0.8) -> float | None:
     """The smallest patch share in the shipped sweep whose held-out exact match, mean over
     seeds, reaches ``threshold`` (None if none does)."""
@@ -96,18 +174,40 @@ def smallest_patch(threshold: float = 0.8) -> float | None:
     return float(enough.patch.iloc[0]) if len(enough) else None
 
 
-def check_patch_size(share: float, threshold: float = 0.8) -> bool:
-    """Exercise 1.3: the smallest patch (a share of the training set) that brings the
-    held-out composition to ``threshold`` exact match, mean over the shipped seeds."""
+def check_patch_size(share: float, runs: Sequence | None = None,
+                     threshold: float = 0.8) -> bool:
+    """Exercise 1.4: the smallest patch (a share of the training set) that brings the
+    held-out composition to ``threshold`` exact match, mean over seeds.
+
+    With ``runs`` (your results of the ``patch`` preset at several shares and seeds) the
+    answer is read off your runs: the smallest share of yours whose mean reaches the
+    threshold. Without, any share between the largest shipped share that falls short and
+    the smallest that reaches it counts (the sweep did not measure in between)."""
+    if _unanswered(share=share):
+        return False
     check_range("share", share, 0.0, 1.0)
-    band = _cmp_band("interpolation_patch", "patch")
-    answer = smallest_patch(threshold)
-    table = ", ".join(f"{p:g}: {m:.2f}" for p, m in zip(band.patch, band["mean"]))
-    if answer is None:
-        return _report(False, "", f"no patch in the sweep reaches {threshold}")
-    ok = abs(share - answer) < 1e-12
+    if runs:
+        frame = pd.DataFrame([{"patch": r.config.split.patch, "value": r.value("cmp")}
+                              for r in runs])
+        means = frame.groupby("patch").value.mean()
+        enough = means[means >= threshold]
+        if enough.empty:
+            return _report(False, "", f"none of your runs reaches {threshold} on average; "
+                           "try larger shares")
+        low, high = (means[means.index < enough.index[0]].index.max()
+                     if (means.index < enough.index[0]).any() else 0.0), enough.index[0]
+        ok = abs(share - high) < 1e-12
+        source = f"your {len(frame)} runs at {means.size} shares"
+    else:
+        band = _cmp_band("interpolation_patch", "patch").set_index("patch")["mean"]
+        high = smallest_patch(threshold)
+        if high is None:
+            return _report(False, "", f"no patch in the sweep reaches {threshold}")
+        low = float(band[band.index < high].index.max()) if (band.index < high).any() \
+            else 0.0
+        ok = low < share <= high + 1e-12
+        source = "the shipped seeds"
     hint = ("too small: at that share the held-out mean stays below the threshold"
-            if share < answer else "a smaller share of the sweep already reaches it")
-    return _report(ok, f"{answer:g} of the training set ({table})",
-                   f"you said {share:g}: {hint} (the sweep's shares: "
-                   f"{', '.join(f'{p:g}' for p in band.patch)})")
+            if share <= low else "a smaller share already reaches it")
+    return _report(ok, f"by {source}, the threshold is crossed above a share of {low:g} "
+                   f"and reached by {high:g}", f"you said {share:g}: {hint} (by {source})")

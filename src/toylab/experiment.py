@@ -62,7 +62,7 @@ from toylab.train import (
     train,
 )
 
-STREAMS = ("split", "init", "batches")
+STREAMS = ("split", "init", "batches", "replay")
 METRIC_COLUMNS = ["seed", "split", "part", "metric", "value", "n"]
 Rows = tuple[list[dict], list[dict]]  # metric rows, sample rows
 Callback = Callable[[Progress], "bool | None"]

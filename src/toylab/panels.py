@@ -17,11 +17,12 @@ PNG offline. The live run's metrics carry the config fields the experiment repor
 the names the slider and the axes use.
 
 A chapter's panels are declared in its experiment module (``PanelSpec``, in
-``Experiment.panels``), so the chapter builds one with ``interpolation.panel("a")`` and the
-benchmark can time every panel of every chapter. On the static site no kernel answers a
-slider, so when the book is built (``book/build.py`` sets ``$TOYLAB_SITE_COLAB`` to the
-Colab address of the repository) ``show()`` shows a still of the figure at the default
-setting and one line that links to the chapter in Colab, where the sliders retrain.
+``Experiment.panels``), so the chapter builds one with
+``interpolation.panel("coverage")`` and the benchmark can time every panel of every
+chapter. On the static site no kernel answers a slider, so when the book is built
+(``book/build.py`` sets ``$TOYLAB_SITE_COLAB`` to the Colab address of the repository)
+``show()`` shows a still of the figure at the default setting and one line that links to
+the chapter in Colab, where the sliders retrain.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class Panel:
         along: the slider column the view spreads along (its x axis), which the band is
             not narrowed by; default: the first slider's, for a view that takes a
             ``value`` (``coverage_view``), else none. The band is narrowed to the slider
-            values of every other slider column it has, ``seed`` excepted.
+            values of every other slider column it has, except ``seed`` and the view's
+            ``series`` (drawn as one line per value, the live run's among them).
         changes: ``override`` changes of the preset the sliders do not set.
         description: what the figure shows, for its alt text.
     """
@@ -312,8 +314,9 @@ class Panel:
 
     def _band(self, values: dict[str, Any]) -> pd.DataFrame:
         band = self.band
+        keep = (self.along, "seed", self.options.get("series"))  # drawn whole
         for name, value in values.items():
-            if name not in (self.along, "seed") and name in band:
+            if name not in keep and name in band:
                 band = band[band[name] == value]
         return band
 

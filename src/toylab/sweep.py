@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 
 from toylab.cache import Cache, code_version, key
 from toylab.config import override
+from toylab.experiment import METRIC_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,14 @@ class SweepSpec:
     seeds: tuple[int, ...]
 
     def columns(self) -> dict[str, str]:
-        """Grid path -> column name (its last part, unless two grid fields share it)."""
-        short = {path: path.split(".")[-1] for path in self.grid}
-        clash = [p for p in short if list(short.values()).count(short[p]) > 1]
+        """Grid path -> column name: the name the experiment reports it under
+        (``Experiment.columns``), else its last part, unless two grid fields share it or
+        it would clash with a metric column (``split.seed`` is not ``seed``)."""
+        reported = {path: name for name, path in
+                    experiment_of(self.experiment).columns.items()}
+        short = {path: reported.get(path, path.split(".")[-1]) for path in self.grid}
+        clash = [p for p in short if list(short.values()).count(short[p]) > 1
+                 or short[p] in METRIC_COLUMNS]
         return {p: (p.replace(".", "_") if p in clash else s) for p, s in short.items()}
 
     def jobs(self) -> list[Job]:

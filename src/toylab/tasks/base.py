@@ -7,7 +7,8 @@ serve:
 
 * ``grid()``: every cell the task can generate;
 * ``sample(cell, n, rng, pool, salt, test_share)``: ``n`` examples of one cell, drawn from
-  the ``"train"`` or the ``"test"`` share of the cell's instances (never overlapping);
+  the ``"train"``, ``"val"`` or ``"test"`` share of the cell's instances (never
+  overlapping);
 * ``solve(prompt)``: the exact reference answer for a prompt;
 * ``parts(target)``: the named parts of a target that evaluation scores separately;
 * ``make_split(split_config, seed)``: the family's own split strategy, which decides what
@@ -92,9 +93,9 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def sample(self, cell: Cell, n: int, rng: np.random.Generator, pool: str,
                salt: int, test_share: float = 0.2) -> Examples:
-        """``n`` examples of ``cell`` from one share (``"train"`` or ``"test"``) of its
-        instances. ``salt`` decides which instances fall in which share, ``test_share``
-        how large the test share is."""
+        """``n`` examples of ``cell`` from one share (``"train"``, ``"val"``, ``"test"``)
+        of its instances. ``salt`` decides which instances fall in which share,
+        ``test_share`` how large the test share is."""
 
     @abc.abstractmethod
     def solve(self, prompt: Sequence[str]) -> list[str]:

@@ -14,7 +14,10 @@ import torch
 
 PAD, EOS, UNK, THINK, ANSWER = "<pad>", "<eos>", "<unk>", "<think>", "<answer>"
 SPECIAL_TOKENS = (PAD, EOS, UNK, THINK, ANSWER)
-POOLS = ("train", "test")
+#: The shares of a cell's instances: training, early-stopping validation, and test. The
+#: validation and test shares split what training never sees, so early stopping never
+#: looks at a test instance.
+POOLS = ("train", "val", "test")
 
 
 class Vocab:

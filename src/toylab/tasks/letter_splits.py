@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from toylab.config import check_choice, check_range
-from toylab.splits import Split, draw
+from toylab.splits import LeakageError, Split, draw
 from toylab.tasks.base import TestSplit
 from toylab.tasks.data import Examples
 
@@ -63,9 +63,18 @@ class LetterSplitConfig:
         train_lengths: element lengths used in training; the grid's other lengths form the
             ``length`` test.
         n_train: training examples, spread evenly over the training cells. 1-200,000.
+        examples_per_cell: if given, training holds this many examples of every training
+            cell instead (``n_train`` is then ignored), so a coverage changes the number
+            of cells and not how thinly the training set covers each. 1-20,000.
+        singles: if True, every transformation alone (a chain of one, whatever the
+            task's ``depths``) is trained on too, as many examples as each covered
+            composition, so the data shows what each token does by itself; coverage
+            then counts the longer compositions only, and the tests hold only those.
         n_test: examples in each test split, spread evenly over its cells. 1-20,000.
-        n_val: in-distribution examples (from the test share) used for early stopping.
-        test_share: share of each cell's strings reserved for testing, in [0.05, 0.95].
+        n_val: in-distribution examples used for early stopping, from the validation
+            share of the trained cells' strings (disjoint from every test string).
+        test_share: share of each cell's strings never trained on, in [0.05, 0.95]; half
+            of it is for early stopping, half for the tests.
         tests: the named test splits to build (see ``TEST_SPLITS``); each must be
             non-empty for this grid and training set.
         patch: held-out examples added to training, as a share of ``n_train``, in [0, 1].
@@ -80,6 +89,8 @@ class LetterSplitConfig:
     test_compositions: tuple[tuple[str, ...], ...] | None = None
     train_lengths: tuple[int, ...] = (4,)
     n_train: int = 2000
+    examples_per_cell: int | None = None
+    singles: bool = False
     n_test: int = 256
     n_val: int = 256
     test_share: float = 0.2
@@ -106,6 +117,11 @@ class LetterSplitConfig:
         if not isinstance(self.train_lengths, tuple) or not self.train_lengths:
             raise ValueError("train_lengths must be a non-empty tuple of lengths")
         check_range("n_train", self.n_train, 1, 200_000, integer=True)
+        if self.examples_per_cell is not None:
+            check_range("examples_per_cell", self.examples_per_cell, 1, 20_000,
+                        integer=True)
+        if not isinstance(self.singles, bool):
+            raise ValueError(f"singles must be True or False, got {self.singles!r}")
         check_range("n_test", self.n_test, 1, 20_000, integer=True)
         check_range("n_val", self.n_val, 1, 20_000, integer=True)
         check_range("test_share", self.test_share, 0.05, 0.95)
@@ -179,6 +195,12 @@ def make_letter_split(task: LetterTask, cfg: LetterSplitConfig, seed: int) -> Sp
     bad = [t for t in cfg.unseen_transforms if t not in parts]
     if bad:
         raise ValueError(f"unseen_transforms {bad} are not in the task; it has {parts}")
+    singles = ([(t,) for t in parts if t not in cfg.unseen_transforms] if cfg.singles
+               else [])
+    comps = [c for c in comps if len(c) > 1] if cfg.singles else comps
+    if not comps:
+        raise ValueError("singles=True needs compositions of two or more "
+                         "transformations in the task's depths")
     bad_len = [n for n in cfg.train_lengths if n not in lengths]
     if bad_len:
         raise ValueError(f"train_lengths {bad_len} are not in the task's lengths "
@@ -192,7 +214,7 @@ def make_letter_split(task: LetterTask, cfg: LetterSplitConfig, seed: int) -> Sp
                              f"an unseen transform; the grid has {comps}")
     else:
         train_comps = choose_compositions(comps, eligible, cfg.coverage, rng)
-    seen = {t for c in train_comps for t in c}
+    seen = {t for c in train_comps + singles for t in c}
     held = [c for c in comps if c not in train_comps]
     if cfg.test_compositions is not None:
         wanted = list(dict.fromkeys(cfg.test_compositions))
@@ -226,12 +248,16 @@ def make_letter_split(task: LetterTask, cfg: LetterSplitConfig, seed: int) -> Sp
         raise ValueError(f"test splits {empty} would be empty with these training "
                          f"compositions ({len(train_comps)} of {len(comps)}); "
                          f"non-empty splits here: {available}")
-    train_cells = cells("id")
+    id_cells = cells("id")
+    train_cells = id_cells + [LetterCell(c, n, "clean") for c in singles
+                              for n in cfg.train_lengths]
 
     def examples(cell_list: list[LetterCell], n: int, pool: str) -> Examples:
         return draw(task, cell_list, n, rng, pool, salt, cfg.test_share)
 
-    train = examples(train_cells, cfg.n_train, "train")
+    n_train = (cfg.n_train if cfg.examples_per_cell is None
+               else cfg.examples_per_cell * len(train_cells))
+    train = examples(train_cells, n_train, "train")
     patch_cells = test_cells[cfg.patch_split] if cfg.patch > 0 else []
     n_patch = round(cfg.patch * cfg.n_train)
     if n_patch and not patch_cells:
@@ -239,13 +265,16 @@ def make_letter_split(task: LetterTask, cfg: LetterSplitConfig, seed: int) -> Sp
                          "nothing to patch with")
     patch = examples(patch_cells, n_patch, "train") if n_patch else Examples.empty()
     split = Split(
-        train=train, patch=patch, val=examples(train_cells, cfg.n_val, "test"),
+        train=train, patch=patch, val=examples(id_cells, cfg.n_val, "val"),
         tests={name: examples(test_cells[name], cfg.n_test, "test") for name in cfg.tests},
         train_cells=train_cells, test_cells={n: test_cells[n] for n in cfg.tests},
         patch_cells=patch_cells, coverage=len(train_comps) / len(comps),
         record={"train_compositions": ["∘".join(c) for c in sorted(train_comps)],
-                "seen_transforms": sorted(seen)})
+                "seen_transforms": sorted(seen), "singles": ["∘".join(c) for c in singles]})
     split.check_no_leakage()
+    tested = set().union(*(ex.rows() for ex in split.tests.values()))
+    if split.val.rows() & tested:
+        raise LeakageError("an early-stopping example is also a test example")
     return split
 
 

@@ -196,10 +196,21 @@ def _enumerated_pool(alphabet: int, length: int, salt: int, test_share: float,
                      pool: str) -> np.ndarray:
     """All codes of one share, for spaces small enough to list."""
     codes = np.arange(alphabet ** length, dtype=np.int64)
-    in_test = _hash_unit(codes + length * alphabet ** length, salt) < test_share
-    chosen = codes[in_test] if pool == "test" else codes[~in_test]
+    chosen = codes[_in_pool(codes, length, alphabet ** length, salt, test_share, pool)]
     chosen.setflags(write=False)
     return chosen
+
+
+def _in_pool(codes: np.ndarray, length: int, size: int, salt: int, test_share: float,
+             pool: str) -> np.ndarray:
+    """Which string codes fall in ``pool``: a ``test_share`` of the strings is never
+    trained on, and a second hash splits it in halves, one for early stopping (``val``)
+    and one for the tests (``test``)."""
+    held = _hash_unit(codes + length * size, salt) < test_share
+    if pool == "train":
+        return ~held
+    val = _hash_unit(codes + length * size, salt ^ 0x7A1) < 0.5
+    return held & (val if pool == "val" else ~val)
 
 
 def _decode_codes(codes: np.ndarray, alphabet: int, length: int) -> np.ndarray:
@@ -223,15 +234,14 @@ def sample_strings(alphabet: int, length: int, n: int, rng: np.random.Generator,
                              f"{alphabet} letters is empty; use a larger alphabet or "
                              f"length, or a test_share further from 0 and 1")
         return _decode_codes(codes[rng.integers(0, len(codes), n)], alphabet, length)
-    keep = test_share if pool == "test" else 1 - test_share
+    keep = test_share / 2 if pool != "train" else 1 - test_share
     found: list[np.ndarray] = []
     total = 0
     while total < n:
         draw = rng.integers(0, alphabet, (max(16, math.ceil(1.3 * (n - total) / keep)),
                                           length))
         codes = draw @ (alphabet ** np.arange(length, dtype=np.int64))
-        in_test = _hash_unit(codes + length * size, salt) < test_share
-        draw = draw[in_test] if pool == "test" else draw[~in_test]
+        draw = draw[_in_pool(codes, length, size, salt, test_share, pool)]
         found.append(draw)
         total += len(draw)
     return np.concatenate(found)[:n]
@@ -383,6 +393,27 @@ class LetterTask(Task):
         for i, step in enumerate(steps[:-1]):
             out += step + [self._transform_tokens[t] for t in comp[i + 1:]]
         return out + [ANSWER] + steps[-1] + [EOS]
+
+    def sources(self, prompt: Sequence[str], answer: Sequence[str],
+                compositions: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+        """Which of ``compositions`` turn the prompt's string into ``answer`` (the empty
+        chain ``()`` is the string itself). Used to ask which function a model computed
+        when its answer is wrong.
+
+        Example: for the prompt ``A B C D [rot3] [shift1] <think>``, the answer
+        ``D E F G`` comes from ``("rot3",)``, a step left out.
+        """
+        letters = {c: i for i, c in enumerate(LETTERS[:self.config.alphabet_size])}
+        first = next((i for i, tok in enumerate(prompt) if tok not in letters),
+                     len(prompt))
+        x = np.array([[letters[c] for c in prompt[:first]]])
+        want = list(answer)
+        out = []
+        for comp in compositions:
+            y = self.apply(comp, x)[-1][0] if comp else x[0]
+            if [LETTERS[i] for i in y] == want:
+                out.append(tuple(comp))
+        return out
 
     def parts(self, target: Sequence[str]) -> dict[str, list[str]]:
         """``full`` (everything before ``<eos>``), ``reasoning`` (the trace before
