@@ -339,8 +339,9 @@ POSITIONS = ["learned", "rotary"]
 #: The chapter's live panels, in the order the chapter shows them.
 PANELS = {
     "coverage": PanelSpec(
+        # a slider starts at its middle value: with a trace, without the singles
         "coverage", {"split.coverage": COVERAGES, "task.trace": [False, True],
-                     "split.singles": [False, True], "seed": SEEDS}, "coverage",
+                     "split.singles": [True, False], "seed": SEEDS}, "coverage",
         view=curve_view, along="coverage",
         options={"x": "coverage", "series": "trace", "metrics": ["exact_match"],
                  "fixed": {"split": "cmp"},
