@@ -55,7 +55,15 @@ import numpy as np
 from toylab.config import check_choice, check_range
 from toylab.splits import Split
 from toylab.tasks.base import Cell, Task, TestSplit, register_task
-from toylab.tasks.data import EOS, POOLS, SPECIAL_TOKENS, Examples, Vocab, until_eos
+from toylab.tasks.data import (
+    EOS,
+    POOLS,
+    SPECIAL_TOKENS,
+    Examples,
+    Vocab,
+    hash_unit,
+    until_eos,
+)
 
 # ---------------------------------------------------------------------------------------
 # The library
@@ -191,17 +199,6 @@ def _arg_tokens(fn: Function, values: Sequence[str]) -> list[str]:
     return [t for a, v in zip(fn.args, values) for t in (a, "=", v)]
 
 
-def _hash_unit(codes: np.ndarray, salt: int) -> np.ndarray:
-    """splitmix64 of (code, salt) mapped to [0, 1)."""
-    with np.errstate(over="ignore"):
-        z = codes.astype(np.uint64) + np.uint64(salt % (1 << 63)) * np.uint64(
-            0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
 #: The test share of a cell's instances is halved: ``val`` (early stopping) and ``test``.
 SHARES = ("train", "val", "test")
 
@@ -215,7 +212,7 @@ def _pool_codes(cell: CallCell, size: int, salt: int, test_share: float, pool: s
     two) are kept out of training and dealt alternately to ``test`` and ``val``, so
     neither is ever empty, even for a function with eight instances."""
     codes = np.arange(size, dtype=np.int64)
-    ranked = codes[np.argsort(_hash_unit(codes + hash_cell(cell) * 1_000_003, salt),
+    ranked = codes[np.argsort(hash_unit(codes + hash_cell(cell) * 1_000_003, salt),
                               kind="stable")]
     held = max(2, int(round(test_share * size)))
     chosen = {"train": ranked[held:], "test": ranked[:held:2], "val": ranked[1:held:2]

@@ -42,7 +42,7 @@ import numpy as np
 from toylab.config import check_choice, check_range
 from toylab.splits import Split, spread
 from toylab.tasks.base import Cell, Task, TestSplit, register_task
-from toylab.tasks.data import EOS, SPECIAL_TOKENS, Examples, Vocab, until_eos
+from toylab.tasks.data import EOS, SPECIAL_TOKENS, Examples, Vocab, hash_unit, until_eos
 
 #: Operations: the word in the prompt, the function called, what it computes.
 OPERATIONS = {"plus": ("add", lambda a, b: a + b),
@@ -164,17 +164,6 @@ Call = tuple[str, int, int, int]  # (function, first argument, second argument, 
 TEST_SPLIT_SPECS = (TestSplit("test", "new problems, lengths as trained", "#1b7837"),)
 
 
-def _hash_unit(codes: np.ndarray, salt: int) -> np.ndarray:
-    """splitmix64 of (code, salt), mapped to [0, 1)."""
-    with np.errstate(over="ignore"):
-        z = codes.astype(np.uint64) + np.uint64(salt % (1 << 63)) * np.uint64(
-            0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
 @register_task
 class ChainTask(Task):
     """Arithmetic problems and their chains of function calls (see the module docstring).
@@ -235,7 +224,7 @@ class ChainTask(Task):
             batch = [Problem(int(s), tuple((words[o], int(b)) for o, b in zip(os, bs)))
                      for s, os, bs in zip(starts, ops, nums)]
             codes = np.array([self._code(p) for p in batch], np.uint64)
-            in_test = _hash_unit(codes, salt) < test_share
+            in_test = hash_unit(codes, salt) < test_share
             out += [p for p, t in zip(batch, in_test) if t == (pool == "test")]
         return out[:n]
 

@@ -111,3 +111,15 @@ class Examples:
         length = torch.from_numpy(self.length)[:, None]
         mask = (label_pos >= prompt_len) & (label_pos < length)
         return {"tokens": tokens, "mask": mask}
+
+
+def hash_unit(codes: np.ndarray, salt: int) -> np.ndarray:
+    """splitmix64 of (code, salt) mapped to [0, 1): a fixed pseudo-random number per
+    instance, which decides the share (train, val, test) it belongs to."""
+    with np.errstate(over="ignore"):
+        z = codes.astype(np.uint64) + np.uint64(salt % (1 << 63)) * np.uint64(
+            0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)

@@ -29,6 +29,7 @@ from toylab.tasks.data import (
     UNK,
     Examples,
     Vocab,
+    hash_unit,
     until_eos,
 )
 from toylab.tasks.letter_splits import (
@@ -180,17 +181,6 @@ def _check_int_tuple(name: str, value, low: int, high: int) -> None:
 _ENUMERATE_UP_TO = 1 << 16
 
 
-def _hash_unit(codes: np.ndarray, salt: int) -> np.ndarray:
-    """splitmix64 of (code, salt) mapped to [0, 1)."""
-    with np.errstate(over="ignore"):
-        z = codes.astype(np.uint64) + np.uint64(salt % (1 << 63)) * np.uint64(
-            0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
 @functools.lru_cache(maxsize=64)
 def _enumerated_pool(alphabet: int, length: int, salt: int, test_share: float,
                      pool: str) -> np.ndarray:
@@ -206,10 +196,10 @@ def _in_pool(codes: np.ndarray, length: int, size: int, salt: int, test_share: f
     """Which string codes fall in ``pool``: a ``test_share`` of the strings is never
     trained on, and a second hash splits it in halves, one for early stopping (``val``)
     and one for the tests (``test``)."""
-    held = _hash_unit(codes + length * size, salt) < test_share
+    held = hash_unit(codes + length * size, salt) < test_share
     if pool == "train":
         return ~held
-    val = _hash_unit(codes + length * size, salt ^ 0x7A1) < 0.5
+    val = hash_unit(codes + length * size, salt ^ 0x7A1) < 0.5
     return held & (val if pool == "val" else ~val)
 
 
