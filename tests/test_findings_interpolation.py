@@ -238,12 +238,18 @@ def test_without_a_trace_only_twins_are_solved(facts):
 
 def test_partners_per_slot_predict_success_with_a_trace(facts):
     p = pd.Series(facts["partners"])
-    # measured with a trace, compositions without a trained twin: 0 partners 0.00, 1: 0.23,
-    # 2: 0.69, 3: 0.64 (4 cells); without a trace at most 0.04
+    # measured with a trace, compositions without a trained twin (mean over seeds of each
+    # seed's mean): 0 partners 0.00, 1: 0.21, 2: 0.60, 3: 0.76; without a trace at most 0.07
     assert p[True, False, 0.0] <= 0.08
     assert 0.08 <= p[True, False, 1.0] <= 0.45
-    assert p[True, False, 2.0] >= 0.5 and p[True, False, 2.0] >= p[True, False, 1.0] + 0.25
-    assert p[False, False].max() <= 0.1
+    assert p[True, False, 2.0] >= 0.4 and p[True, False, 2.0] >= p[True, False, 1.0] + 0.2
+    assert p[False, False].max() <= 0.15
+
+
+def test_two_partners_solve_more_than_half_in_the_shipped_seeds(shipped_facts):
+    # the chapter's sentence, on the shipped sweep: measured 0.60 and 0.76
+    p = pd.Series(shipped_facts["partners"])
+    assert p[True, False, 2.0] > 0.5 and p[True, False, 3.0] > 0.5
 
 
 def test_wrong_answers_are_mostly_blends_and_a_third_trained_without_a_trace(facts):

@@ -753,15 +753,18 @@ def _seeds(f: dict, out: Findings) -> None:
 
 @analysis
 def _partners(f: dict, out: Findings) -> None:
+    # the figure's numbers: each seed's mean over its compositions (all coverages), then
+    # the mean over seeds
+    mean = f["partners"].groupby(["trace", "singles", "partners"]).value.mean()
     cells = f["cells"][f["cells"].twin != TWIN_TRAINED]
-    mean = cells.groupby(["trace", "singles", "partners"]).value.mean()
     count = cells.groupby(["trace", "singles", "partners"]).value.size()
     lines = []
     for trace in (True, False):
         for singles in (False, True):
             lines.append(f"{_condition(trace, singles).capitalize()}: held-out exact match "
-                         "per composition with no trained twin, by the fewer slot partners "
-                         "its two transformations had in training: " + ", ".join(
+                         "of compositions with no trained twin, by the fewer slot partners "
+                         "their two transformations had in training (mean over seeds of "
+                         "each seed's mean): " + ", ".join(
                              f"{int(k)}: {v:.2f} ({count[trace, singles, k]} cells)"
                              for k, v in mean[trace, singles].items()) + ".")
     out.values.update(partners=mean.to_dict(), partners_count=count.to_dict())
