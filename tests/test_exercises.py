@@ -92,3 +92,34 @@ def test_check_what_moved_reads_the_two_runs(low_run):
     assert not exercises.check_what_moved(low_run, after, moved + 0.5)
     with pytest.raises(ValueError, match="same config"):
         exercises.check_what_moved(low_run, low_run, 0.0)
+
+
+def test_check_tasks_prediction_accepts_only_the_shipped_count(capsys):
+    from toylab.exercises import check_tasks_prediction
+    from toylab.experiments import instructions
+
+    truth = instructions.findings()["first_beats"]["full", "compose"] or "never"
+    assert check_tasks_prediction(truth)
+    wrong = next(c for c in [*instructions.TASK_COUNTS, "never"] if c != truth)
+    capsys.readouterr()
+    assert not check_tasks_prediction(wrong)
+    said = capsys.readouterr().out
+    assert "Not yet" in said and str(truth) not in said  # never prints the answer
+    assert not check_tasks_prediction(None)
+    with pytest.raises(ValueError, match="answer one of"):
+        check_tasks_prediction(30)
+
+
+def test_check_constant_share_reads_the_runs_own_table():
+    from toylab.config import override
+    from toylab.exercises import check_constant_share
+    from toylab.experiments import instructions
+
+    cfg = override(instructions.preset("live"), {"train.max_steps": 40,
+                                                 "split.train_tasks": 12})
+    run = instructions.run(cfg, cache=False)
+    share = instructions.answers_table(run, n=None).same_answer_every_time.mean()
+    assert check_constant_share(run, share)
+    assert not check_constant_share(run, min(1.0, share + 0.2) if share < 0.8
+                                    else share - 0.2)
+    assert not check_constant_share(run, None)

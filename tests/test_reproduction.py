@@ -6,8 +6,8 @@ kernels and torch's default ones), so the shipped sweeps reproduce run for run o
 platform that made them (recorded beside each, ``NAME.platform.json``; the findings tests
 check that). This module runs the code on another CPU's kernels, here and now: torch's
 portable ``default`` kernels (``ATEN_CPU_CAPABILITY=default``), in a separate process. It
-recomputes chapter 0's whole sweep and one grid point of chapter 1's most seed-sensitive
-sweep, and checks what the chapters rely on: means over seeds within
+recomputes chapter 0's whole sweep, one grid point of chapter 1's most seed-sensitive
+sweep and one of chapter 2's, and checks what the chapters rely on: means over seeds within
 ``toylab.sweep.MEAN_TOLERANCE`` of the shipped ones, and every finding of the chapter still
 holding when the recomputed runs take the shipped ones' place.
 """
@@ -24,8 +24,9 @@ import pandas as pd
 import pytest
 
 import test_findings_core
+import test_findings_instructions
 import test_findings_interpolation
-from toylab.experiments import interpolation, toy_lab
+from toylab.experiments import instructions, interpolation, toy_lab
 from toylab.sweep import (
     PLATFORM_SUFFIX,
     available,
@@ -38,6 +39,9 @@ from toylab.sweep import (
 #: One grid point of chapter 1's coverage sweep: 12 of 16 compositions, with a trace, no
 #: singles.
 POINT = {"split.coverage": 0.75, "task.trace": True, "split.singles": False}
+#: One grid point of chapter 2's task sweep: 200 training tasks, full definitions (the
+#: point its answer on compose rests on).
+POINT2 = {"split.train_tasks": 200, "task.condition": "full"}
 
 
 def _sweep_elsewhere(spec: str, out, cache) -> pd.DataFrame:
@@ -60,8 +64,16 @@ def elsewhere(tmp_path_factory):
         "experiment": "toylab.experiments.interpolation", "preset": "coverage",
         "base": {k: v for k, v in POINT.items() if k != "split.coverage"},
         "grid": {"split.coverage": [POINT["split.coverage"]]}, "seeds": [0, 1, 2, 3, 4]}))
+    spec2 = folder / "tasks_point.json"
+    spec2.write_text(json.dumps({
+        "experiment": "toylab.experiments.instructions", "preset": "tasks",
+        "base": {"task.condition": POINT2["task.condition"]},
+        "grid": {"split.train_tasks": [POINT2["split.train_tasks"]]},
+        "seeds": [0, 1, 2, 3, 4]}))
     return {"toylab": _sweep_elsewhere("toylab", folder / "toylab.csv", folder / "c"),
-            "coverage": _sweep_elsewhere(str(spec), folder / "point.csv", folder / "c")}
+            "coverage": _sweep_elsewhere(str(spec), folder / "point.csv", folder / "c"),
+            "tasks": _sweep_elsewhere(str(spec2), folder / "tasks_point.csv",
+                                      folder / "c")}
 
 
 def _facts_tests(module):
@@ -94,4 +106,16 @@ def test_chapter_1_on_other_kernels(elsewhere):
     mixed = pd.concat([coverage[~here], elsewhere["coverage"]], ignore_index=True)
     facts = interpolation.findings({"coverage": mixed})
     for check in _facts_tests(test_findings_interpolation):
+        check(facts)
+
+
+def test_chapter_2_on_other_kernels(elsewhere):
+    tasks = shipped("instructions_tasks")
+    here = (tasks.train_tasks == POINT2["split.train_tasks"]) & (
+        tasks.condition == POINT2["task.condition"])
+    report = compare(tasks[here], elsewhere["tasks"])
+    assert report.within_tolerance, report
+    mixed = pd.concat([tasks[~here], elsewhere["tasks"]], ignore_index=True)
+    facts = instructions.findings({"tasks": mixed})
+    for check in _facts_tests(test_findings_instructions):
         check(facts)

@@ -211,3 +211,54 @@ def check_patch_size(share: float, runs: Sequence | None = None,
             if share <= low else "a smaller share already reaches it")
     return _report(ok, f"by {source}, the threshold is crossed above a share of {low:g} "
                    f"and reached by {high:g}", f"you said {share:g}: {hint} (by {source})")
+
+
+def check_tasks_prediction(prediction: int | str, split: str = "compose",
+                           margin: float | None = None) -> bool:
+    """Exercise 2.1: from how many training tasks on do full definitions beat the
+    label-space guess on held-out ``split`` tasks by ``margin`` (mean over the shipped
+    seeds; default ``instructions.BEATS``)? Answer one of the swept counts
+    (``instructions.TASK_COUNTS``) or ``"never"``. Says only earlier or later when wrong."""
+    from toylab.experiments import instructions
+
+    if _unanswered(prediction=prediction):
+        return False
+    counts = instructions.TASK_COUNTS
+    if prediction != "never" and prediction not in counts:
+        raise ValueError(f"answer one of {counts} or 'never', got {prediction!r}")
+    margin = instructions.BEATS if margin is None else margin
+    frame = select(shipped(instructions.SWEEPS["tasks"]), metric=None, split=split,
+                   condition="full")
+    means = frame.groupby(["train_tasks", "metric"]).value.mean()
+    above = [c for c in counts
+             if means[c, "exact_match"] >= means[c, "guess"] + margin]
+    truth = above[0] if above else "never"
+    if prediction == truth:
+        return _report(True, f"full definitions first beat the guess by {margin} on "
+                       f"{split} at {truth} training tasks (mean over the shipped seeds)"
+                       if truth != "never" else f"no count of training tasks gets full "
+                       f"definitions {margin} above the guess on {split}", "")
+    later = truth == "never" or (prediction != "never" and prediction < truth)
+    return _report(False, "", "the shipped seeds need "
+                   + ("more training tasks than that" if later else "fewer") + ". Keep "
+                   "your prediction written down, then read the figure.")
+
+
+def check_constant_share(result, my_share: float, split: str = "compose") -> bool:
+    """Exercise 2.2: in ``instructions.answers_table(result, split)`` (the first three
+    test inputs of every task), what share of the tasks did the model answer with the same
+    word every time? Within half a task of the table's own count is right."""
+    from toylab.experiments.instructions import answers_table
+
+    if _unanswered(my_share=my_share):
+        return False
+    check_range("my_share", my_share, 0.0, 1.0)
+    table = answers_table(result, split, n=None)
+    measured = float(table.same_answer_every_time.mean())
+    ok = abs(my_share - measured) <= 0.5 / len(table) + 1e-9
+    return _report(ok, f"{measured:.2f} of the {len(table)} {split} tasks get one answer "
+                   "for all three inputs. A constant answer is right on exactly one class "
+                   "of each task: that is how a model lands on the label-space guess.",
+                   "count the rows whose answers are all the same word, and divide by "
+                   "the number of rows (show them all with answers_table(result, "
+                   f"{split!r}, n=None))")

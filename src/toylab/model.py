@@ -49,12 +49,16 @@ class ModelConfig:
             an angle proportional to their position (RoFormer, arXiv:2104.09864), so
             attention sees only how far apart two tokens are; nothing is learned per
             position.
+        init_std: standard deviation of the initial weight matrices, in (0, 1] (GPT-2's
+            0.02 by default). A wider start (0.1-0.3) gets a tiny model past the long
+            plateau of tasks that compare two tokens (chapter 2's predicates).
     """
 
     n_layer: int = 2
     n_head: int = 4
     d_model: int = 64
     positions: str = "learned"
+    init_std: float = 0.02
 
     def __post_init__(self):
         check_range("n_layer", self.n_layer, 1, 8, integer=True)
@@ -64,6 +68,7 @@ class ModelConfig:
             raise ValueError(f"n_head ({self.n_head}) must divide d_model "
                              f"({self.d_model})")
         check_choice("positions", self.positions, POSITIONS)
+        check_range("init_std", self.init_std, 1e-6, 1.0)
         if self.positions == "rotary" and (self.d_model // self.n_head) % 2:
             raise ValueError(f"rotary positions need an even head width; d_model "
                              f"{self.d_model} / n_head {self.n_head} is odd")
@@ -159,7 +164,7 @@ class TinyTransformer(nn.Module):
         self.head.weight = self.tok_emb.weight  # tied: reading and writing share a table
 
     def init_weights(self, generator: torch.Generator) -> TinyTransformer:
-        """GPT-2 style init from an explicit generator: N(0, 0.02), zero biases, and
+        """GPT-2 style init from an explicit generator: N(0, ``init_std``), zero biases, and
         residual projections scaled down by sqrt(2 * n_layer)."""
         with torch.no_grad():
             for name, p in self.named_parameters():
@@ -167,7 +172,7 @@ class TinyTransformer(nn.Module):
                     is_gain = name.endswith("weight") and name.split(".")[-2][:2] == "ln"
                     p.fill_(1.0 if is_gain else 0.0)
                     continue
-                std = 0.02
+                std = self.cfg.init_std
                 if name.endswith("attn.proj.weight") or name.endswith("mlp.2.weight"):
                     std /= math.sqrt(2 * self.cfg.n_layer)
                 p.normal_(0.0, std, generator=generator)

@@ -265,10 +265,16 @@ class Panel:
             return
         start = time.perf_counter()
         values = {path.split(".")[-1]: v for path, v in wanted.items()}
-        # the shipped seeds at these values answer at once; the live run is drawn over
-        # them when it finishes
-        with contextlib.suppress(ValueError):  # no shipped rows here: only the message
-            self._draw(values, None)
+        # the shipped seeds at these values answer at once (drawn on a thread of its own,
+        # on the second core, while the model trains); the live run is drawn over them
+        # when it finishes
+
+        def shipped_only() -> None:
+            with contextlib.suppress(ValueError):  # no shipped rows here: only the message
+                self._draw(values, None)
+
+        drawing = threading.Thread(target=shipped_only, daemon=True)
+        drawing.start()
         self.runs_started += 1
 
         def callback(p: Progress) -> bool:
@@ -286,6 +292,8 @@ class Panel:
         except ValueError as err:
             self._message(err)
             return
+        finally:
+            drawing.join()  # the shipped figure never lands over the live one
         if self._stale(generation):
             return
         self.result = result

@@ -25,7 +25,11 @@ from toylab.tasks import test_split_styles
 #: Colours for splits no task family names, in order of first appearance.
 PALETTE = ("#4d4d4d", "#35978f", "#bf812d", "#8073ac", "#d6604d", "#4393c3")
 METRIC_TITLES = {"exact_match": "exact match", "edit_distance": "edit distance (0 = same)",
-                 "bleu": "BLEU"}
+                 "bleu": "BLEU", "label_choice": "choosing within the label words",
+                 "format_valid": "answer is a label word of the task",
+                 "prior": "the task's most-trained word",
+                 "constant": "tasks answered with one word",
+                 "other_label": "another task's word"}
 
 
 def split_order(names) -> list[str]:
@@ -212,7 +216,8 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str | None = None,
             target); the chart shows the rows of the chosen value.
         fixed: column -> value kept (the live panels fix what their sliders say).
         live: one fresh run's tidy frame, drawn as black diamonds.
-        log_x: a symmetric-log x axis (spreads 0, 5, 20, 80, 320 out evenly enough).
+        log_x: a log x axis (symmetric-log when the grid has a zero: spreads 0, 5, 20,
+            80, 320 out evenly enough).
     """
     legend = series is not None
     if series is None:  # one line: a constant series, no legend
@@ -224,7 +229,9 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str | None = None,
     keys = [x, series, "metric", *(select or {})]
     band = seed_band(rows, keys)
     xs = sorted(band[x].unique())
-    scale = alt.Scale(type="symlog") if log_x else alt.Scale(zero=False)
+    # a log axis; symmetric-log when the grid has a zero (a log axis cannot show it)
+    scale = (alt.Scale(type="symlog" if min(xs) <= 0 else "log") if log_x
+             else alt.Scale(zero=False))
     colors = (_split_scale(split_order(band[series])) if series == "split"
               else alt.Undefined)
     charts = []
@@ -270,10 +277,11 @@ def bars_view(frame: pd.DataFrame, *, x: str = "split", metrics: Sequence[str] =
     order = split_order(band[x]) if x == "split" else list(dict.fromkeys(band[x]))
     color = alt.Color(f"{x}:N", scale=_split_scale(order) if x == "split" else
                       alt.Undefined, sort=order, legend=None)
+    angle = 0 if max(len(str(v)) for v in order) <= 6 else -35  # long labels slant
     charts = []
     for metric in metrics:
         base = alt.Chart(band[band.metric == metric])
-        x_enc = alt.X(f"{x}:N", sort=order, title=None, axis=alt.Axis(labelAngle=0))
+        x_enc = alt.X(f"{x}:N", sort=order, title=None, axis=alt.Axis(labelAngle=angle))
         y_title = METRIC_TITLES.get(metric, metric)
         layer = (base.mark_bar().encode(
                      x=x_enc, color=color,
