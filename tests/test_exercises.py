@@ -123,3 +123,23 @@ def test_check_constant_share_reads_the_runs_own_table():
     assert not check_constant_share(run, min(1.0, share + 0.2) if share < 0.8
                                     else share - 0.2)
     assert not check_constant_share(run, None)
+
+
+def test_check_reading_pairs_the_learners_runs():
+    from toylab.config import override
+    from toylab.exercises import check_reading
+    from toylab.experiments import instructions
+
+    base = override(instructions.preset("live"), {"train.max_steps": 30,
+                                                  "split.train_tasks": 12})
+    full = [instructions.run(override(base, {"seed": s}), cache=False) for s in (0, 1)]
+    simple = [instructions.run(override(base, {"seed": s, "task.condition": "simplified"}),
+                               cache=False) for s in (0, 1)]
+    diff = sum(f.value("compose") - s.value("compose") for f, s in zip(full, simple)) / 2
+    assert check_reading(full, simple, diff)
+    assert not check_reading(full, simple, diff + 0.1)
+    assert not check_reading(full, simple, None)
+    with pytest.raises(ValueError, match="at least two seeds"):
+        check_reading(full[:1], simple[:1], diff)
+    with pytest.raises(ValueError, match="first list"):
+        check_reading(simple, full, diff)

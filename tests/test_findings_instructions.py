@@ -21,7 +21,8 @@ from toylab.experiments import instructions
 from toylab.sweep import collect, load_spec, made_here, run_jobs, shipped
 
 #: runs recomputed per sweep (a fixed random sample of its grid points x seeds)
-SAMPLED = {"instructions_live": 2, "instructions_tasks": 1, "instructions_instances": 1}
+SAMPLED = {"instructions_live": 2, "instructions_live_instances": 1,
+           "instructions_tasks": 1, "instructions_instances": 1}
 EXPERIMENT = "toylab.experiments.instructions"
 HELD_OUT = instructions.HELD_OUT
 PAPER_CONDITIONS = ("full", "simplified", "delusive")
@@ -152,3 +153,19 @@ def test_the_delusive_model_answers_one_word_whatever_the_input(facts):
     answers = facts["answers"]
     assert answers["delusive", 200, "constant"] >= 0.6
     assert answers["delusive", 200, "constant"] >= answers["full", 200, "constant"] + 0.3
+
+
+def test_tasks_not_examples_move_format_and_reading(facts):
+    pairs = facts["examples_pairs"]
+    few, same = pairs[4], pairs[16]
+    # measured: 12 tasks x 64 (768 examples) against 200 tasks x 4 (800): well-formed
+    # held-out answers 0.62 / 0.60 against 0.95 / 0.96
+    assert few["narrow"]["examples"] <= 1.1 * few["wide"]["examples"]
+    for split in HELD_OUT:
+        assert (few["wide"]["format_valid", split]
+                >= few["narrow"]["format_valid", split] + 0.2)
+    # measured: 50 tasks x 64 against 200 tasks x 16 (3,200 examples each): relabel exact
+    # match 0.38 against 0.74
+    assert same["narrow"]["examples"] == same["wide"]["examples"]
+    assert (same["wide"]["exact_match", "relabel"]
+            >= same["narrow"]["exact_match", "relabel"] + 0.2)

@@ -262,3 +262,42 @@ def check_constant_share(result, my_share: float, split: str = "compose") -> boo
                    "count the rows whose answers are all the same word, and divide by "
                    "the number of rows (show them all with answers_table(result, "
                    f"{split!r}, n=None))")
+
+
+def check_reading(full_runs: Sequence, simplified_runs: Sequence,
+                  my_difference: float, split: str = "compose") -> bool:
+    """Exercise 2.4: your runs with full definitions and with label words only, on the same
+    seeds and otherwise the same config; is ``my_difference`` their mean paired
+    difference on ``split`` (full minus simplified, within 0.01)? Prints the difference
+    seed by seed, its sign count and how far full is above the label-space guess."""
+    from toylab.config import override
+
+    if _unanswered(my_difference=my_difference):
+        return False
+    full = {r.config.seed: r for r in full_runs or []}
+    simple = {r.config.seed: r for r in simplified_runs or []}
+    seeds = sorted(set(full) & set(simple))
+    if len(seeds) < 2:
+        raise ValueError("give at least two seeds run both ways (the same seeds in both "
+                         "lists)")
+    for s in seeds:
+        if full[s].config.task.condition != "full" or (
+                simple[s].config.task.condition != "simplified"):
+            raise ValueError("the first list must hold runs with task.condition 'full', "
+                             "the second with 'simplified'")
+        if override(full[s].config, {"task.condition": "simplified"}) != simple[s].config:
+            raise ValueError(f"seed {s}: the two runs differ in more than the condition")
+    diffs = pd.Series({s: full[s].value(split) - simple[s].value(split) for s in seeds})
+    above = pd.Series({s: full[s].value(split) - full[s].value(split, "guess")
+                       for s in seeds})
+    measured = float(diffs.mean())
+    return _report(abs(my_difference - measured) <= 0.01,
+                   f"full minus simplified on {split}, seed by seed: "
+                   + ", ".join(f"{d:+.3f}" for d in diffs)
+                   + f"; mean {measured:+.3f}, higher in {(diffs > 0).sum()} of "
+                   f"{len(diffs)} seeds. Full is {above.mean():+.3f} above the label-space "
+                   f"guess on average (worst seed {above.min():+.3f}). Is that a reading, "
+                   "or noise? Say how many seeds you would need.",
+                   "your number is not the mean of your runs' differences; compute "
+                   f"full.value({split!r}) - simplified.value({split!r}) per seed, then "
+                   "average")

@@ -213,6 +213,9 @@ SEEDS = [0, 1, 2, 3, 4]
 #: The training-task counts of the coverage slider: 12 trains every trainable (predicate,
 #: argument) pair once; more tasks are the same pairs with other label words.
 TASK_COUNTS = [12, 25, 50, 100, 200]
+#: Instances per training task on the live panel's slider (a slider starts at its middle
+#: value: 16).
+INSTANCES = [4, 16, 64]
 #: The conditions in slider order (a slider starts at its middle value: full).
 SLIDER_CONDITIONS = ["untuned", "simplified", "full", "delusive", "no_labels"]
 #: The series that draws the exact label-space guess beside the conditions.
@@ -220,8 +223,9 @@ GUESS = "label-space guess"
 #: The chapter's live panels, in the order the chapter shows them.
 PANELS = {
     "tasks": PanelSpec(
-        "live", {"split.train_tasks": TASK_COUNTS, "task.condition": SLIDER_CONDITIONS,
-                 "seed": SEEDS}, "live_with_guess", view=curve_view, along="train_tasks",
+        "live", {"split.train_tasks": TASK_COUNTS, "split.instances": INSTANCES,
+                 "task.condition": SLIDER_CONDITIONS, "seed": SEEDS}, "live_with_guess",
+        view=curve_view, along="train_tasks",
         options={"x": "train_tasks", "series": "condition",
                  "metrics": ["exact_match", "label_choice", "format_valid"],
                  "fixed": {"split": "compose"}, "log_x": True,
@@ -323,6 +327,7 @@ def answers_table(result, split: str = "compose", n: int | None = 12) -> pd.Data
 
 #: The shipped sweeps of this chapter, by the table they fill.
 SWEEPS = {"tasks": "instructions_tasks", "live": "instructions_live",
+          "live_instances": "instructions_live_instances",
           "instances": "instructions_instances"}
 #: A condition "beats the guess" when its mean over seeds is at least this far above it.
 BEATS = 0.1
@@ -355,8 +360,10 @@ def _with_guess(frame: pd.DataFrame) -> pd.DataFrame:
 def frames(sweeps: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """The chapter's tables: each shipped sweep by its name in ``SWEEPS``, and
 
-    * ``tasks_with_guess`` / ``live_with_guess``: the two task sweeps with the label-space
-      guess as one more condition;
+    * ``tasks_with_guess``: the task sweep with the label-space guess as one more
+      condition;
+    * ``live_with_guess``: the same for the live regime, at every instance count of the
+      live panel (``live`` holds its 64-instance runs, ``live_instances`` the others);
     * ``instances``: held-out scores against instances per task at 200 training tasks
       (the instances sweep plus the 64-instance runs of the tasks sweep).
 
@@ -365,7 +372,8 @@ def frames(sweeps: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFr
            if name not in (sweeps or {})}
     out.update(sweeps or {})
     out["tasks_with_guess"] = _with_guess(out["tasks"])
-    out["live_with_guess"] = _with_guess(out["live"])
+    out["live_with_guess"] = _with_guess(pd.concat([out["live"], out["live_instances"]],
+                                                   ignore_index=True))
     most = out["instances"].train_tasks.max()
     conds = sorted(out["instances"].condition.unique())
     out["instances_all"] = _with_guess(pd.concat([
@@ -380,8 +388,8 @@ def findings(sweeps: dict[str, pd.DataFrame] | None = None) -> Findings:
     frames given by name)."""
     f = frames(sweeps)
     out = Findings()
-    for part in (_tasks, _meaning, _format, _paper, _answers, _instances, _predicates,
-                 _live, _answer):
+    for part in (_tasks, _meaning, _format, _paper, _answers, _instances, _examples,
+                 _predicates, _live, _answer):
         part(f, out)
     _card(out)
     return out
@@ -603,6 +611,40 @@ def _instances(f: dict, out: Findings) -> None:
 
 
 @analysis
+def _examples(f: dict, out: Findings) -> None:
+    """The confound of the task axis: more tasks at 64 instances each are also more
+    examples. The instances sweep has runs with about as many examples spread over 200
+    tasks; compare them."""
+    tasks, inst = f["tasks"], f["instances"]
+    lines = ["Tasks or examples? Runs with about the same number of training examples "
+             "(and the same steps), spread over few or many tasks; full definitions, mean "
+             "of seeds, relabel / compose:"]
+    pairs = {}
+    for n in sorted(inst.instances.unique()):
+        wide = select(inst, metric=None, condition="full", instances=n)
+        examples = int(wide.examples.iloc[0])
+        narrow_tasks = min(tasks.train_tasks.unique(),
+                           key=lambda c: abs(c * 64 - examples))  # noqa: B023
+        narrow = select(tasks, metric=None, condition="full", train_tasks=narrow_tasks)
+        row = {}
+        for name, frame in (("narrow", narrow), ("wide", wide)):
+            m = frame.groupby(["metric", "split"]).value.mean()
+            row[name] = {(k, s): float(m[k, s]) for k in ("format_valid", "exact_match")
+                         for s in HELD_OUT}
+            row[name]["examples"] = int(frame.examples.iloc[0])
+            row[name]["tasks"] = int(frame.train_tasks.iloc[0])
+        pairs[int(n)] = row
+        lines.append("  " + " against ".join(
+            f"{r['tasks']} tasks ({r['examples']:,} examples): well-formed "
+            f"{r['format_valid', 'relabel']:.2f} / {r['format_valid', 'compose']:.2f}, "
+            f"exact match {r['exact_match', 'relabel']:.2f} / "
+            f"{r['exact_match', 'compose']:.2f}" for r in (row["narrow"], row["wide"]))
+            + ".")
+    out.values["examples_pairs"] = pairs
+    out.texts["examples"] = "\n".join(lines)
+
+
+@analysis
 def _predicates(f: dict, out: Findings) -> None:
     frame = f["tasks"]
     most = max(out.values["task_counts"])
@@ -625,17 +667,21 @@ def _live(f: dict, out: Findings) -> None:
     frame = f["live"]
     band, guess = _band(frame), _guess(frame)
     counts = sorted(frame.train_tasks.unique())
-    beats = [(cond, c, split) for cond in TUNED for c in counts for split in HELD_OUT
-             if band.loc[(cond, c, split), "mean"] >= guess[c, split] + BEATS]
+    every = f["live_with_guess"]  # every instance count of the live panel
+    held = select(every, split=list(HELD_OUT), condition=list(TUNED))
+    means = held.groupby(["condition", "instances", "train_tasks", "split"]).value.mean()
+    beats = [key for key, m in means.items() if m >= guess[key[2], key[3]] + BEATS]
     ident = band.xs("id", level="split")
     out.values.update(live_mean={k: float(x) for k, x in band["mean"].items()},
                       live_beats=beats)
     out.texts["live"] = (
         f"After {LIVE_STEPS} steps (the live panel): full definitions fit their training "
         f"tasks to " + ", ".join(f"{_fmt(ident, ('full', c))} at {c}" for c in counts)
-        + " tasks (id exact match); on held-out tasks, conditions that beat the guess by "
-        f"{BEATS}: " + (", ".join(f"{a} at {b} on {s}" for a, b, s in beats) if beats
-                        else "none") + ".")
+        + " tasks (id exact match, 64 instances per task); on held-out tasks, at "
+        + ", ".join(str(int(i)) for i in sorted(every.instances.unique()))
+        + f" instances per task, conditions that beat the guess by {BEATS}: "
+        + (", ".join(f"{a} ({i} instances) at {c} tasks on {s}" for a, i, c, s in beats)
+           if beats else "none") + ".")
 
 
 @analysis
@@ -752,7 +798,6 @@ def _card(out: Findings) -> None:
          f"beats the guess by {BEATS}"),
     ]
 
-__all__ = ["CONDITIONS", "EXPERIMENT", "GUESS", "InstructionsConfig", "METRICS", "PANELS",
-           "TASK_COUNTS", "answers", "answers_table", "findings", "formats_table", "frames",
-           "panel",
-           "probe_classify", "run", "score"]
+__all__ = ["CONDITIONS", "EXPERIMENT", "GUESS", "INSTANCES", "InstructionsConfig",
+           "METRICS", "PANELS", "TASK_COUNTS", "answers", "answers_table", "findings",
+           "formats_table", "frames", "panel", "probe_classify", "run", "score"]
