@@ -10,15 +10,11 @@ argument is ``facts`` are rerun by ``test_reproduction.py`` with one grid point 
 on another CPU's kernels.
 """
 
-import io
-import random
-
 import pandas as pd
 import pytest
 
-from toylab.cache import Cache
+from sampled import assert_shipped, recompute, skip_unless_made_here
 from toylab.experiments import instructions
-from toylab.sweep import collect, load_spec, made_here, run_jobs, shipped
 
 #: runs recomputed per sweep (a fixed random sample of its grid points x seeds)
 SAMPLED = {"instructions_live": 2, "instructions_live_instances": 1,
@@ -30,31 +26,13 @@ PAPER_CONDITIONS = ("full", "simplified", "delusive")
 
 @pytest.fixture(scope="module")
 def recomputed(tmp_path_factory):
-    cache = Cache(tmp_path_factory.mktemp("instructions"))
-    picked = {name: random.Random(name).sample(load_spec(name).jobs(), k)
-              for name, k in SAMPLED.items()}
-    run_jobs(EXPERIMENT, [j for jobs in picked.values() for j in jobs], cache, workers=2,
-             progress=False)
-    return {name: (jobs, collect(EXPERIMENT, jobs, cache)) for name, jobs in picked.items()}
+    return recompute(EXPERIMENT, SAMPLED, tmp_path_factory.mktemp("instructions"))
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLED))
 def test_sampled_cells_are_what_the_code_produces(request, name):
-    if not made_here(name):
-        pytest.skip("single runs reproduce exactly only on the platform that made the "
-                    "sweep (toylab.sweep.made_here); test_reproduction.py checks means "
-                    "over seeds and the findings on another CPU's kernels")
-    jobs, frame = request.getfixturevalue("recomputed")[name]
-    ship = shipped(name)
-    for job in jobs:
-        rows = ship[ship.seed == job.config.seed]
-        mine = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
-        mine = mine[mine.seed == job.config.seed]
-        for column, value in job.columns:
-            rows, mine = rows[rows[column] == value], mine[mine[column] == value]
-        assert len(rows) > 0, (name, job.columns)
-        pd.testing.assert_frame_equal(rows.reset_index(drop=True),
-                                      mine.reset_index(drop=True), check_dtype=False)
+    skip_unless_made_here(name)
+    assert_shipped(name, *request.getfixturevalue("recomputed")[name])
 
 
 @pytest.fixture(scope="module")

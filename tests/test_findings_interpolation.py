@@ -8,16 +8,12 @@ sweeps by the same code), and check the effects chapter 1 reports, each with a m
 the measured values (given in each test). Each fails if the toy stops showing its effect.
 """
 
-import io
-import random
-
 import pandas as pd
 import pytest
 
-from toylab.cache import Cache
+from sampled import assert_shipped, recompute, skip_unless_made_here
 from toylab.exercises import smallest_patch
 from toylab.experiments import interpolation
-from toylab.sweep import collect, load_spec, made_here, run_jobs, shipped
 
 #: runs recomputed per sweep (a fixed random sample of its grid points x seeds)
 SAMPLED = {"interpolation_splits": 2, "interpolation_commute": 1,
@@ -30,39 +26,13 @@ EXPERIMENT = "toylab.experiments.interpolation"
 
 @pytest.fixture(scope="module")
 def recomputed(tmp_path_factory):
-    cache = Cache(tmp_path_factory.mktemp("interpolation"))
-    picked = {}
-    for name, k in SAMPLED.items():
-        jobs = load_spec(name).jobs()
-        picked[name] = random.Random(name).sample(jobs, k)
-    run_jobs(EXPERIMENT, [j for jobs in picked.values() for j in jobs], cache, workers=2,
-             progress=False)
-    return {name: (jobs, collect(EXPERIMENT, jobs, cache)) for name, jobs in picked.items()}
-
-
-def _where(frame: pd.DataFrame, columns) -> pd.DataFrame:
-    """The rows of one grid point (a None in the grid is an empty cell in the CSV)."""
-    for column, value in columns:
-        frame = frame[frame[column].isna() if value is None else frame[column] == value]
-    return frame
+    return recompute(EXPERIMENT, SAMPLED, tmp_path_factory.mktemp("interpolation"))
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLED))
 def test_sampled_cells_are_what_the_code_produces(request, name):
-    if not made_here(name):
-        pytest.skip("single runs reproduce exactly only on the platform that made the "
-                    "sweep (toylab.sweep.made_here); test_reproduction.py checks means "
-                    "over seeds and the findings on another CPU's kernels")
-    jobs, frame = request.getfixturevalue("recomputed")[name]
-    ship = shipped(name)
-    for job in jobs:
-        rows = _where(ship[ship.seed == job.config.seed], job.columns)
-        # through a CSV, as the sweep writes it (a None is read back as NaN)
-        mine = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
-        mine = _where(mine[mine.seed == job.config.seed], job.columns)
-        assert len(rows) > 0, (name, job.columns)
-        pd.testing.assert_frame_equal(rows.reset_index(drop=True),
-                                      mine.reset_index(drop=True), check_dtype=False)
+    skip_unless_made_here(name)
+    assert_shipped(name, *request.getfixturevalue("recomputed")[name])
 
 
 @pytest.fixture(scope="module")

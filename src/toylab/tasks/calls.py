@@ -588,15 +588,8 @@ class CallTask(Task):
     def encode(self, rows: Sequence[tuple[list[str], list[str]]], cells: Sequence[Cell]
                ) -> Examples:
         """Token rows (prompt, target) as padded ``Examples``."""
-        if not rows:
-            return Examples.empty()
-        width = max(len(p) + len(t) for p, t in rows)
-        tokens = np.zeros((len(rows), width), np.int64)
-        for i, (p, t) in enumerate(rows):
-            tokens[i, :len(p) + len(t)] = self._vocab.encode(p + t)
-        return Examples(tokens, np.array([len(p) for p, _ in rows], np.int64),
-                        np.array([len(p) + len(t) for p, t in rows], np.int64),
-                        tuple(cells))
+        encode = self._vocab.encode
+        return Examples.pad([(encode(p), encode(t)) for p, t in rows], cells)
 
     def solve(self, prompt: Sequence[str]) -> list[str]:
         """The full call (ending in ``<eos>``) for a request ending in ``<call>``."""

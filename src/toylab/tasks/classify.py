@@ -167,19 +167,6 @@ def _pool_index(alphabet: int, length: int, salt: int, test_share: float, pool: 
     return out
 
 
-def examples_of(rows: Sequence[tuple[list[int], list[int]]], cells: Sequence[Cell]
-                ) -> Examples:
-    """Pad (prompt ids, target ids) rows into ``Examples``."""
-    if not rows:
-        return Examples.empty()
-    width = max(len(p) + len(t) for p, t in rows)
-    tokens = np.zeros((len(rows), width), np.int64)
-    for i, (p, t) in enumerate(rows):
-        tokens[i, :len(p) + len(t)] = p + t
-    return Examples(tokens, np.array([len(p) for p, _ in rows]),
-                    np.array([len(p) + len(t) for p, t in rows]), tuple(cells))
-
-
 @register_task
 class ClassifyTask(Task):
     """The family (module docstring). Cells are tasks (``ClassifyCell``)."""
@@ -255,7 +242,7 @@ class ClassifyTask(Task):
         vocab = self.vocab
         rows = [(vocab.encode(self.prompt(cell, s)),
                  vocab.encode([cell.labels[y], EOS])) for s, y in zip(picked, written)]
-        return examples_of(rows, [cell] * n)
+        return Examples.pad(rows, [cell] * n)
 
     def pretrain_sample(self, n: int, rng: np.random.Generator, salt: int,
                         test_share: float = 0.25) -> Examples:
@@ -269,7 +256,7 @@ class ClassifyTask(Task):
         letters, prompt = c.letters, self.vocab.encode([IN])
         rows = [(prompt, self.vocab.encode([*(letters[i] for i in s), EOS]))
                 for s in picked]
-        return examples_of(rows, [cell] * n)
+        return Examples.pad(rows, [cell] * n)
 
     def solve(self, prompt: Sequence[str]) -> list[str]:
         """The label word of a prompt with a full definition, e.g.

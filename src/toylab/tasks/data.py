@@ -84,6 +84,20 @@ class Examples:
                         tuple(self.cells[i] for i in idx))
 
     @staticmethod
+    def pad(rows: Sequence[tuple[Sequence[int], Sequence[int]]], cells: Sequence[Hashable]
+            ) -> Examples:
+        """(prompt ids, target ids) rows, one per cell, padded into ``Examples``."""
+        if not rows:
+            return Examples.empty()
+        width = max(len(p) + len(t) for p, t in rows)
+        tokens = np.zeros((len(rows), width), np.int64)
+        for i, (p, t) in enumerate(rows):
+            tokens[i, :len(p) + len(t)] = [*p, *t]
+        return Examples(tokens, np.array([len(p) for p, _ in rows], np.int64),
+                        np.array([len(p) + len(t) for p, t in rows], np.int64),
+                        tuple(cells))
+
+    @staticmethod
     def empty() -> Examples:
         return Examples(np.zeros((0, 1), np.int64), np.zeros(0, np.int64),
                         np.zeros(0, np.int64), ())
