@@ -675,8 +675,9 @@ def _live(f: dict, out: Findings) -> None:
     out.values.update(live_mean={k: float(x) for k, x in band["mean"].items()},
                       live_beats=beats)
     out.texts["live"] = (
-        f"After {LIVE_STEPS} steps (the live panel): full definitions fit their training "
-        f"tasks to " + ", ".join(f"{_fmt(ident, ('full', c))} at {c}" for c in counts)
+        f"After {LIVE_STEPS} steps (the live panel), full definitions score on new inputs "
+        "of their training tasks "
+        + ", ".join(f"{_fmt(ident, ('full', c))} at {c}" for c in counts)
         + " tasks (id exact match, 64 instances per task); on held-out tasks, at "
         + ", ".join(str(int(i)) for i in sorted(every.instances.unique()))
         + f" instances per task, conditions that beat the guess by {BEATS}: "
