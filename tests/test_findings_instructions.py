@@ -109,7 +109,8 @@ def test_full_is_ahead_of_simplified_on_compose_in_every_seed_at_200(shipped_fac
 
 
 def test_the_live_regime_reads_nothing(facts):
-    # measured: after 800 steps no condition beats the guess by 0.1 on a held-out split
+    # measured: after 400 steps no condition beats the guess by 0.1 on a held-out split,
+    # at 4, 16 or 64 instances per task
     assert facts["live_beats"] == []
 
 

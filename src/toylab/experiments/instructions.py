@@ -203,9 +203,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the headline sweeps: 5,000 steps of tuning in every condition (about 20 s a run on
     # one core), long enough for full definitions to be read at 200 training tasks
     "tasks": {**_FAMILY, "train.max_steps": 5000, "train.eval_every": 500},
-    # the live panel: the same family and model, 600 steps (a few seconds): long enough
-    # to fit a few dozen training tasks, far too short to read definitions
-    "live": {**_FAMILY, "train.max_steps": 600, "train.eval_every": 300},
+    # the live panel: the same family and model, 400 steps (a few seconds): enough to
+    # learn part of a few dozen training tasks, far too short to read definitions
+    "live": {**_FAMILY, "train.max_steps": 400, "train.eval_every": 200},
 }
 
 
