@@ -302,9 +302,10 @@ class Panel:
         self._draw(values, result.metrics)
         seconds = time.perf_counter() - start
         info, value = result.info, values[self.field]
+        stop = ("no early stop" if cfg.train.target_accuracy is None else
+                f"{'reached' if info['reached_target'] else 'missed'} the target")
         self.status.value = (f"{self.field} = {value}: trained {info['steps']} steps "
-                             f"({'reached' if info['reached_target'] else 'missed'} the "
-                             f"target), shown in {seconds:.1f} s. Black diamonds: this "
+                             f"({stop}), shown in {seconds:.1f} s. Black diamonds: this "
                              "run; the rest: the shipped seeds.")
 
     def _draw(self, values: dict[str, Any], live: pd.DataFrame | None) -> None:
