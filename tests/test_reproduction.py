@@ -96,26 +96,28 @@ def test_chapter_0_on_other_kernels(elsewhere):
         check(facts)
 
 
-def test_chapter_1_on_other_kernels(elsewhere):
-    coverage = shipped("interpolation_coverage")
-    here = (coverage.coverage == POINT["split.coverage"]) & (
-        coverage.trace == POINT["task.trace"]) & (
-        coverage.singles == POINT["split.singles"])
-    report = compare(coverage[here], elsewhere["coverage"])
+def _point_holds(sweep: str, point: dict, recomputed: pd.DataFrame, findings, tests,
+                 table: str) -> None:
+    """The shipped runs of one grid point of ``sweep`` (``point``: config path -> value)
+    against the same runs on other kernels: means within tolerance, and every ``facts``
+    test of ``tests`` still passing with the recomputed runs in the shipped ones' place
+    (``findings({table: mixed})``)."""
+    frame = shipped(sweep)
+    here = pd.Series(True, index=frame.index)
+    for path, value in point.items():
+        here &= frame[path.split(".")[-1]] == value
+    report = compare(frame[here], recomputed)
     assert report.within_tolerance, report
-    mixed = pd.concat([coverage[~here], elsewhere["coverage"]], ignore_index=True)
-    facts = interpolation.findings({"coverage": mixed})
-    for check in _facts_tests(test_findings_interpolation):
+    facts = findings({table: pd.concat([frame[~here], recomputed], ignore_index=True)})
+    for check in _facts_tests(tests):
         check(facts)
+
+
+def test_chapter_1_on_other_kernels(elsewhere):
+    _point_holds("interpolation_coverage", POINT, elsewhere["coverage"],
+                 interpolation.findings, test_findings_interpolation, "coverage")
 
 
 def test_chapter_2_on_other_kernels(elsewhere):
-    tasks = shipped("instructions_tasks")
-    here = (tasks.train_tasks == POINT2["split.train_tasks"]) & (
-        tasks.condition == POINT2["task.condition"])
-    report = compare(tasks[here], elsewhere["tasks"])
-    assert report.within_tolerance, report
-    mixed = pd.concat([tasks[~here], elsewhere["tasks"]], ignore_index=True)
-    facts = instructions.findings({"tasks": mixed})
-    for check in _facts_tests(test_findings_instructions):
-        check(facts)
+    _point_holds("instructions_tasks", POINT2, elsewhere["tasks"], instructions.findings,
+                 test_findings_instructions, "tasks")

@@ -213,11 +213,10 @@ def check_patch_size(share: float, runs: Sequence | None = None,
                    f"and reached by {high:g}", f"you said {share:g}: {hint} (by {source})")
 
 
-def check_tasks_prediction(prediction: int | str, split: str = "compose",
-                           margin: float | None = None) -> bool:
+def check_tasks_prediction(prediction: int | str, split: str = "compose") -> bool:
     """Exercise 2.1: from how many training tasks on do full definitions beat the
-    label-space guess on held-out ``split`` tasks by ``margin`` (mean over the shipped
-    seeds; default ``instructions.BEATS``)? Answer one of the swept counts
+    label-space guess on held-out ``split`` tasks by ``instructions.BEATS`` (mean over the
+    shipped seeds, as the chapter's findings compute it)? Answer one of the swept counts
     (``instructions.TASK_COUNTS``) or ``"never"``. Says only earlier or later when wrong."""
     from toylab.experiments import instructions
 
@@ -226,13 +225,8 @@ def check_tasks_prediction(prediction: int | str, split: str = "compose",
     counts = instructions.TASK_COUNTS
     if prediction != "never" and prediction not in counts:
         raise ValueError(f"answer one of {counts} or 'never', got {prediction!r}")
-    margin = instructions.BEATS if margin is None else margin
-    frame = select(shipped(instructions.SWEEPS["tasks"]), metric=None, split=split,
-                   condition="full")
-    means = frame.groupby(["train_tasks", "metric"]).value.mean()
-    above = [c for c in counts
-             if means[c, "exact_match"] >= means[c, "guess"] + margin]
-    truth = above[0] if above else "never"
+    margin = instructions.BEATS
+    truth = instructions.findings()["first_beats"]["full", split] or "never"
     if prediction == truth:
         return _report(True, f"full definitions first beat the guess by {margin} on "
                        f"{split} at {truth} training tasks (mean over the shipped seeds)"

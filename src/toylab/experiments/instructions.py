@@ -283,14 +283,13 @@ panel = EXPERIMENT.panel
 def formats_table(cell: tuple[str, str, tuple[str, ...]] = ("starts", "B", ("red", "up")),
                   string: str = "B D A B") -> pd.DataFrame:
     """One task's prompt for one input in every instruction format, with its target."""
-    from toylab.config import override as _override
     from toylab.tasks import make_task
     from toylab.tasks.classify import ClassifyCell
 
     task_cell = ClassifyCell(*cell)
     rows = []
     for cond in CONDITIONS:
-        task = make_task(_override(preset("live"), {"task.condition": cond}).task)
+        task = make_task(preset("live", {"task.condition": cond}).task)
         letters = task.config.letters
         prompt = task.prompt(task_cell, [letters.index(t) for t in string.split()])
         answer = task_cell.labels[int(classes(
