@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from toylab.config import override
+from toylab.exercises import check_decomposition_change, check_error_class
 from toylab.experiments import decomposition
 from toylab.splits import make_split
 from toylab.tasks.calls import (
@@ -158,6 +159,58 @@ def test_a_tiny_run_reports_every_metric_per_split_and_kind(tmp_path):
     assert set(m[m.split == "held"].kind) == {"parallel", "chained", "nested", "all"}
     assert m[m.metric == "steps"].value.iloc[0] == result.info["steps"]
     assert decomposition.mistakes(result).shape[1] == 4
+    assert decomposition.score(result) == held[held.metric == "exact_match"].value.iloc[0]
+    with pytest.raises(ValueError, match="kinds here"):
+        decomposition.score(result, kind="diagonal")
+
+
+def test_the_mechanism_scores_read_the_output():
+    gold = "COPY ( n = 4 c = blue ) ; TURN ( x = $1 d = up ) <eos>".split()
+    outputs = ["COPY ( n = 4 c = blue ) <eos>".split(),      # one call for two
+               "COPY TURN <eos>".split(),                     # a names subtask's answer
+               "GROW ( n = 4 ) ; TURN ( x = $1 d = up ) <eos>".split(), gold]
+    rows = decomposition.score_outputs([gold] * 4, outputs, {"GROW TURN"})
+    assert list(rows.one_call) == [1, 0, 0, 0]
+    assert list(rows.names_only) == [0, 1, 0, 0]
+    assert list(rows.trained_pair) == [0, 0, 1, 0]
+    assert list(rows.error) == ["name", "format", "name", "correct"]
+    # a single call asked for a single function is not "one call for two"
+    single = "TURN ( d = up ) <eos>".split()
+    assert decomposition.score_outputs([single], [single], set()).one_call.iloc[0] == 0
+
+
+def test_the_reading_tables_show_one_request_each_way():
+    formats = decomposition.formats_table()
+    assert len(formats) == 7  # umbrella: the call; granular and unmarked: call, names, args
+    prompts = formats.prompt
+    assert prompts["granular", "names"].endswith("<names>")
+    assert prompts["unmarked", "names"] == prompts["umbrella", "call"]
+    budget = decomposition.budget_table(0.6)
+    assert (budget.tokens <= 24_000).all() and (budget.tokens > 23_000).all()
+    assert budget.loc["umbrella", "subtask examples"] == 0
+    assert budget.loc["granular", "full calls"] < budget.loc["umbrella", "full calls"]
+    grid = decomposition.pair_grid(0.6)
+    assert (grid.values == "trained").sum() == 18
+    assert (grid.values == "held out").sum() == 12
+
+
+def test_the_own_experiment_check_pairs_two_runs(tmp_path, capsys):
+    from toylab.cache import Cache
+
+    small = {"split.budget": 3000, "train.max_steps": 10, "split.n_test": 6,
+             "split.n_val": 6, "seed": 2}
+    runs = {c: decomposition.run(decomposition.preset("live", {
+        **small, "split.condition": c}), cache=Cache(tmp_path)) for c in CONDITIONS}
+    diff = decomposition.score(runs["granular"]) - decomposition.score(runs["umbrella"])
+    assert check_decomposition_change(runs["granular"], runs["umbrella"], diff)
+    assert not check_decomposition_change(runs["granular"], runs["umbrella"], diff + 0.5)
+    assert check_decomposition_change(runs["granular"], runs["umbrella"], None) is False
+    with pytest.raises(ValueError, match="granular run first"):
+        check_decomposition_change(runs["umbrella"], runs["granular"], diff)
+    other = decomposition.run(decomposition.preset("live", {
+        **small, "seed": 3, "split.condition": "umbrella"}), cache=Cache(tmp_path))
+    with pytest.raises(ValueError, match="more than the condition"):
+        check_decomposition_change(runs["granular"], other, diff)
 
 
 def test_views_draw_from_a_sweep_shaped_frame(tmp_path):
@@ -187,12 +240,12 @@ def test_coverage_shift_reads_the_reference_curve():
 def test_the_error_check_uses_the_classifier(capsys):
     gold = "COPY ( n = 4 c = blue ) ; TURN ( x = $1 d = up )"
     parallel = "COPY ( n = 4 c = blue ) ; TURN ( d = up )"
-    assert decomposition.check_error_class(gold, parallel, "nesting")
-    assert not decomposition.check_error_class(gold, parallel, "argument")
+    assert check_error_class(gold, parallel, "nesting")
+    assert not check_error_class(gold, parallel, "argument")
     wrong = capsys.readouterr().out.split("Not yet")[-1]
     assert "one call inside the other" not in wrong  # the answer's hint is not given
     with pytest.raises(ValueError, match="answer"):
-        decomposition.check_error_class(gold, gold, "names")
+        check_error_class(gold, gold, "names")
 
 
 def test_cells_print_as_kind_and_functions():

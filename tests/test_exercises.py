@@ -143,3 +143,22 @@ def test_check_reading_pairs_the_learners_runs():
         check_reading(full[:1], simple[:1], diff)
     with pytest.raises(ValueError, match="first list"):
         check_reading(simple, full, diff)
+
+
+def test_check_coverage_needed_accepts_only_the_shipped_coverages(capsys):
+    from toylab.exercises import check_coverage_needed
+    from toylab.experiments import decomposition
+
+    truth = decomposition.findings()["works"]
+    assert check_coverage_needed(truth)
+    options = [*decomposition.COVERAGES, "never"]
+    wrong = {**truth, "granular": next(c for c in options if c != truth["granular"])}
+    capsys.readouterr()
+    assert not check_coverage_needed(wrong)
+    said = capsys.readouterr().out
+    assert "Not yet" in said and "granular needs" in said and "umbrella needs" not in said
+    assert str(truth["granular"]) not in said  # never prints the answer
+    assert not check_coverage_needed({"umbrella": None, "granular": None})
+    assert "Not answered" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="answer one of"):
+        check_coverage_needed({"umbrella": 0.5, "granular": 0.6})

@@ -7,9 +7,10 @@ platform that made them (recorded beside each, ``NAME.platform.json``; the findi
 check that). This module runs the code on another CPU's kernels, here and now: torch's
 portable ``default`` kernels (``ATEN_CPU_CAPABILITY=default``), in a separate process. It
 recomputes chapter 0's whole sweep, one grid point of chapter 1's most seed-sensitive
-sweep and one of chapter 2's, and checks what the chapters rely on: means over seeds within
-``toylab.sweep.MEAN_TOLERANCE`` of the shipped ones, and every finding of the chapter still
-holding when the recomputed runs take the shipped ones' place.
+sweep, one of chapter 2's and one of chapter 3's, and checks what the chapters rely on:
+means over seeds within ``toylab.sweep.MEAN_TOLERANCE`` of the shipped ones, and every
+finding of the chapter still holding when the recomputed runs take the shipped ones'
+place.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import pandas as pd
 import pytest
 
 import test_findings_core
+import test_findings_decomposition
 import test_findings_instructions
 import test_findings_interpolation
-from toylab.experiments import instructions, interpolation, toy_lab
+from toylab.experiments import decomposition, instructions, interpolation, toy_lab
 from toylab.sweep import (
     PLATFORM_SUFFIX,
     available,
@@ -42,6 +44,9 @@ POINT = {"split.coverage": 0.75, "task.trace": True, "split.singles": False}
 #: One grid point of chapter 2's task sweep: 200 training tasks, full definitions (the
 #: point its answer on compose rests on).
 POINT2 = {"split.train_tasks": 200, "task.condition": "full"}
+#: One grid point of chapter 3's headline sweep: granular data at 18 of 30 pairs (the
+#: coverage at which both umbrella and granular data first reach 0.5), 10 seeds.
+POINT3 = {"split.coverage": 0.6, "split.condition": "granular"}
 
 
 def _sweep_elsewhere(spec: str, out, cache) -> pd.DataFrame:
@@ -70,7 +75,15 @@ def elsewhere(tmp_path_factory):
         "base": {"task.condition": POINT2["task.condition"]},
         "grid": {"split.train_tasks": [POINT2["split.train_tasks"]]},
         "seeds": [0, 1, 2, 3, 4]}))
+    spec3 = folder / "decomposition_point.json"
+    spec3.write_text(json.dumps({
+        "experiment": "toylab.experiments.decomposition", "preset": "coverage",
+        "base": {"split.condition": POINT3["split.condition"]},
+        "grid": {"split.coverage": [POINT3["split.coverage"]]},
+        "seeds": list(decomposition.SEEDS)}))
     return {"toylab": _sweep_elsewhere("toylab", folder / "toylab.csv", folder / "c"),
+            "decomposition": _sweep_elsewhere(str(spec3), folder / "decomposition.csv",
+                                              folder / "c"),
             "coverage": _sweep_elsewhere(str(spec), folder / "point.csv", folder / "c"),
             "tasks": _sweep_elsewhere(str(spec2), folder / "tasks_point.csv",
                                       folder / "c")}
@@ -121,3 +134,8 @@ def test_chapter_1_on_other_kernels(elsewhere):
 def test_chapter_2_on_other_kernels(elsewhere):
     _point_holds("instructions_tasks", POINT2, elsewhere["tasks"], instructions.findings,
                  test_findings_instructions, "tasks")
+
+
+def test_chapter_3_on_other_kernels(elsewhere):
+    _point_holds("decomposition_coverage", POINT3, elsewhere["decomposition"],
+                 decomposition.findings, test_findings_decomposition, "coverage")

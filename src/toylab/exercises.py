@@ -295,3 +295,99 @@ def check_reading(full_runs: Sequence, simplified_runs: Sequence,
                    "your number is not the mean of your runs' differences; compute "
                    f"full.value({split!r}) - simplified.value({split!r}) per seed, then "
                    "average")
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 3
+
+
+def check_coverage_needed(prediction: dict) -> bool:
+    """Exercise 3.1: for ``umbrella`` and ``granular`` data, the smallest coverage of the
+    pair grid (one of ``decomposition.COVERAGES``, or ``"never"``) at which held-out exact
+    match, mean over the shipped seeds, first reaches ``decomposition.WORKS``. Says only
+    more or less when wrong."""
+    from toylab.experiments import decomposition
+
+    if _unanswered(prediction=prediction) or _unanswered(
+            **{k: prediction.get(k) for k in ("umbrella", "granular")}):
+        return False
+    allowed = [*decomposition.COVERAGES, "never"]
+    for cond in ("umbrella", "granular"):
+        if prediction[cond] not in allowed:
+            raise ValueError(f"answer one of {allowed} for {cond}, got "
+                             f"{prediction[cond]!r}")
+    works = decomposition.findings()["works"]
+    wrong = []
+    for cond in ("umbrella", "granular"):
+        truth, guess = works[cond], prediction[cond]
+        if guess != truth:
+            less = guess == "never" or (truth != "never" and guess > truth)
+            wrong.append(f"{cond} needs {'less' if less else 'more'} coverage than that")
+    return _report(not wrong, "umbrella data first reaches "
+                   f"{decomposition.WORKS} at {works['umbrella']}, granular data at "
+                   f"{works['granular']} (mean over the shipped seeds). Now read the "
+                   "paired differences below: how sure is that tie?",
+                   "; ".join(wrong) + ". Keep your prediction written down, then read "
+                   "the figure.")
+
+
+def check_error_class(target: str, output: str, answer: str) -> bool:
+    """Exercise 3.2: the first thing wrong in ``output`` against ``target`` (tokens
+    separated by spaces, as ``decomposition.mistakes`` shows them): one of ``format``,
+    ``name``, ``order``, ``nesting``, ``argument`` (``toylab.tasks.calls.classify``
+    decides)."""
+    from toylab.config import check_choice
+    from toylab.tasks.calls import ERRORS, classify
+
+    if _unanswered(answer=answer):
+        return False
+    check_choice("answer", answer, ERRORS)
+    truth = classify(target.split(), output.split())
+    if truth == "correct":
+        raise ValueError("this output is the target itself; pick a wrong one")
+    hints = {"format": "is the output a well-formed call sequence at all?",
+             "name": "compare which functions are called, ignoring their order",
+             "order": "the functions are right; are they in the right order?",
+             "nesting": "names and order are right; is one call inside the other, or "
+                        "does the second take $1, as the request asks?",
+             "argument": "names, order and structure are right; compare the values"}
+    return _report(answer == truth, f"{answer}: {hints[answer]}",
+                   "check in this order: format, name, order, nesting, argument. "
+                   f"For {answer!r}: {hints[answer]}")
+
+
+def check_decomposition_change(granular, umbrella, my_difference: float) -> bool:
+    """Exercise 3.3: two runs of yours (``decomposition.run`` results), one ``granular``
+    and one ``umbrella``, the same in everything else, with a change of your own to the
+    data or the model (a config field no shipped sweep of the chapter varies); is
+    ``my_difference`` their held-out exact match, granular minus umbrella (within 0.01)?
+    """
+    from toylab.config import override
+    from toylab.experiments import decomposition
+
+    if _unanswered(my_difference=my_difference):
+        return False
+    a, b = granular.config, umbrella.config
+    if (a.split.condition, b.split.condition) != ("granular", "umbrella"):
+        raise ValueError("pass the granular run first, then the umbrella run")
+    if override(a, {"split.condition": "umbrella"}) != b:
+        raise ValueError("the two runs differ in more than the condition: a paired "
+                         "difference needs the same seed, coverage and settings")
+    for name in ("live", "coverage"):
+        base = decomposition.preset(name, {"seed": a.seed,
+                                           "split.coverage": a.split.coverage,
+                                           "split.condition": "granular"})
+        if a == base:
+            raise ValueError(f"these are the shipped {name!r} settings: change the data "
+                             "(for example split.budget or split.subtask_share) or the "
+                             "model first")
+    measured = decomposition.score(granular) - decomposition.score(umbrella)
+    steps = (granular.info["steps"], umbrella.info["steps"])
+    return _report(abs(my_difference - measured) <= 0.01,
+                   f"granular minus umbrella on held-out pairs: {measured:+.3f} (in "
+                   f"distribution {decomposition.score(granular, 'id'):.2f} and "
+                   f"{decomposition.score(umbrella, 'id'):.2f}, after {steps[0]} and "
+                   f"{steps[1]} steps). One seed is one dot of the paired figure: run two "
+                   "more before you say what your change did.",
+                   "your number is not what your runs measured; compute "
+                   "decomposition.score(granular) - decomposition.score(umbrella)")

@@ -21,6 +21,10 @@ The probe scores each test split per composite kind (``kind``: ``parallel``, ``c
   (``toylab.tasks.calls.classify``: format, name, order, nesting, argument);
 * ``trained_pair``: the share of examples answered by a wrong call sequence whose two
   functions form a pair training composed (the model fell back on a composition it knows);
+* ``one_call``: the share of two-function requests answered by a single well-formed call
+  (the model stopped after one function, as an ``args`` subtask's target does);
+* ``names_only``: the share answered by function names alone (a ``names`` subtask's
+  answer given where a full call was asked for);
 
 and one row ``split = "train"``, ``metric = "steps"``: how long the run trained (early stop
 on in-distribution full calls), kept as a value because it moves between processors.
@@ -44,10 +48,11 @@ from toylab.evaluate import decode_examples
 from toylab.experiment import Experiment, ExperimentConfig, Rows, Trained
 from toylab.model import ModelConfig
 from toylab.panels import PanelSpec
-from toylab.tasks import EOS
+from toylab.tasks import EOS, until_eos
 from toylab.tasks.calls import (
     CONDITIONS,
     ERRORS,
+    LIBRARY,
     CallConfig,
     CallSplitConfig,
     argument_f1,
@@ -60,7 +65,7 @@ from toylab.train import TrainConfig
 
 #: The metrics the probe reports for every test split and kind.
 METRICS = ("exact_match", "name_accuracy", "argument_f1",
-           *(f"error_{e}" for e in ERRORS), "trained_pair")
+           *(f"error_{e}" for e in ERRORS), "trained_pair", "one_call", "names_only")
 
 
 @dataclass(frozen=True)
@@ -78,26 +83,41 @@ class DecompositionConfig(ExperimentConfig):
 #: The chapter's presets: name -> overrides of ``DecompositionConfig()``.
 PRESETS: dict[str, dict[str, Any]] = {
     # the book's question: a share of the 30-pair grid composed in training, the budget
-    # spent as one umbrella task, as marked subtasks, or as the same subtasks unmarked
-    "coverage": {"split.coverage": 0.4, "split.condition": "granular"},
+    # spent as one umbrella task, as marked subtasks, or as the same subtasks unmarked.
+    # Every run trains until its in-distribution full calls reach the target, up to 3,000
+    # steps: at 1,200 most granular runs stopped short of it (an earlier sweep: 22 of 40
+    # capped, against 2 of 40 umbrella runs), which made granular look worse than it is
+    "coverage": {"split.coverage": 0.4, "split.condition": "granular",
+                 "train.max_steps": 3000, "train.eval_every": 50},
+    # the live panels: the same family, model and budget, 500 steps in every condition
+    # (no early stop) on two threads, about 4 s: umbrella runs get most of the way to
+    # their training target, granular ones, with more to learn, less far
+    "live": {"split.coverage": 0.6, "split.condition": "granular",
+             "train.max_steps": 500, "train.eval_every": 500,
+             "train.target_accuracy": None, "train.threads": 2},
 }
 
 
 def score_outputs(gold: list[list[str]], outputs: list[list[str]],
                   trained_pairs: set[str]) -> pd.DataFrame:
     """One row per example: ``exact_match``, ``name_accuracy``, ``argument_f1``,
-    ``error`` (``correct`` or the first kind of error) and ``trained_pair``."""
+    ``error`` (``correct`` or the first kind of error), ``trained_pair``, ``one_call``
+    and ``names_only`` (the module docstring)."""
     rows = []
     for g, o in zip(gold, outputs):
         error = classify(g, o)
         parsed = parse_calls(o)
+        two = len(parse_calls(g).names) == 2
+        answer = list(until_eos(o))
         rows.append({
             "exact_match": float(error == "correct"),
             "name_accuracy": float(names_right(g, o)),
             "argument_f1": argument_f1(g, o),
             "error": error,
             "trained_pair": float(error != "correct" and parsed is not None
-                                  and " ".join(parsed.names) in trained_pairs)})
+                                  and " ".join(parsed.names) in trained_pairs),
+            "one_call": float(two and parsed is not None and len(parsed.names) == 1),
+            "names_only": float(bool(answer) and all(t in LIBRARY for t in answer))})
     return pd.DataFrame(rows)
 
 
@@ -107,7 +127,8 @@ def metric_rows(split: str, kind: str, scored: pd.DataFrame) -> list[dict]:
     values = {m: float(scored[m].mean()) for m in
               ("exact_match", "name_accuracy", "argument_f1")}
     values.update({f"error_{e}": float((scored.error == e).mean()) for e in ERRORS})
-    values["trained_pair"] = float(scored.trained_pair.mean())
+    for m in ("trained_pair", "one_call", "names_only"):
+        values[m] = float(scored[m].mean())
     return [{"split": split, "kind": kind, "part": "full", "metric": m,
              "value": values[m], "n": n} for m in METRICS]
 
@@ -310,19 +331,17 @@ def _error_panel_view(band: pd.DataFrame, live: pd.DataFrame | None = None, **op
     return error_bars(band, live=live, **opts)
 
 
+#: The live panels' sliders (each starts at its middle value: 0.6, granular, seed 5).
+SLIDERS = {"split.coverage": list(COVERAGES), "split.condition": list(CONDITIONS),
+           "seed": list(SEEDS)}
 Decomposition.panels = {
-    "a": PanelSpec("coverage", {"split.coverage": list(COVERAGES),
-                                "split.condition": list(CONDITIONS),
-                                "seed": list(SEEDS)},
-                   band="panel", view=_coverage_panel_view, along="coverage",
-                   description="held-out exact match, function names and argument F1 "
-                               "against coverage, every condition"),
-    "b": PanelSpec("coverage", {"split.coverage": list(COVERAGES),
-                                "split.condition": list(CONDITIONS),
-                                "seed": list(SEEDS)},
-                   band="panel", view=_error_panel_view,
-                   description="the first thing wrong in each held-out call, per "
-                               "condition"),
+    "coverage": PanelSpec("live", SLIDERS, band="panel", view=_coverage_panel_view,
+                          along="coverage",
+                          description="held-out exact match, function names and argument "
+                                      "F1 against coverage, every condition (500 steps)"),
+    "errors": PanelSpec("live", SLIDERS, band="panel", view=_error_panel_view,
+                        description="the first thing wrong in each held-out call, per "
+                                    "condition (500 steps)"),
 }
 
 
@@ -333,14 +352,15 @@ from toylab.results import Findings, analysis, paired  # noqa: E402
 from toylab.sweep import shipped  # noqa: E402
 
 #: The shipped sweeps of this chapter, by table name.
-SWEEPS = {"coverage": "decomposition_coverage"}
+SWEEPS = {"coverage": "decomposition_coverage", "live": "decomposition_live",
+          "budget": "decomposition_budget"}
 #: The held-out exact match (mean over seeds) at which coverage "works".
 WORKS = 0.5
 
 
 def _tables(self) -> dict[str, pd.DataFrame]:
     out = frames()
-    out["panel"] = _as_band(out["coverage"])
+    out["panel"] = _as_band(out["live"])
     return out
 
 
@@ -350,11 +370,17 @@ Decomposition.tables = _tables
 @analysis
 def frames(sweeps: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """The chapter's tables: each shipped sweep by name (``sweeps`` replaces them, e.g.
-    by recomputed frames), and ``held`` (held-out rows only)."""
+    by recomputed frames); ``held`` (the headline's held-out rows only); ``budgets``
+    (the budget sweep with the headline's runs at the same coverage and conditions)."""
     out = {name: shipped(sweep) for name, sweep in SWEEPS.items()
            if name not in (sweeps or {})}
     out.update(sweeps or {})
-    out["held"] = out["coverage"][out["coverage"].split == "held"]
+    head = out["coverage"]
+    out["held"] = head[head.split == "held"]
+    budget = out["budget"]
+    same = head[head.coverage.isin(budget.coverage.unique())
+                & head.condition.isin(budget.condition.unique())]
+    out["budgets"] = pd.concat([budget, same[budget.columns]], ignore_index=True)
     return out
 
 
@@ -416,6 +442,9 @@ def findings(sweeps: dict[str, pd.DataFrame] | None = None) -> Findings:
     _kinds(f, out)
     _mechanism(f, out)
     _confounds(f, out)
+    _budget(f, out)
+    _live(f, out)
+    _answer(out)
     _card(out)
     return out
 
@@ -436,9 +465,9 @@ def _coverage(f: dict, out: Findings) -> None:
     works = {}
     for cond in CONDITIONS:
         reached = mean[cond][mean[cond] >= WORKS]
-        works[cond] = float(reached.index[0]) if len(reached) else None
+        works[cond] = float(reached.index[0]) if len(reached) else "never"
     lines.append(f"Coverage at which the mean first reaches {WORKS}: " + ", ".join(
-        f"{cond} {works[cond] if works[cond] is not None else 'never in the grid'}"
+        f"{cond} {works[cond] if works[cond] != 'never' else 'never in the grid'}"
         for cond in CONDITIONS) + ".")
     effect = {}
     for cond in CONDITIONS:
@@ -531,16 +560,17 @@ def _kinds(f: dict, out: Findings) -> None:
 def _mechanism(f: dict, out: Findings) -> None:
     frame = f["coverage"]
     rows = frame[(frame.split == "held") & (frame.kind == "all")
-                 & (frame.metric.str.startswith("error_") | (frame.metric ==
-                                                             "trained_pair"))]
+                 & (frame.metric.str.startswith("error_")
+                    | frame.metric.isin(["trained_pair", "one_call", "names_only"]))]
     share = rows.groupby(["condition", "metric"]).value.mean()
     by_cov = rows.groupby(["condition", "coverage", "metric"]).value.mean()
     lines = []
     for cond in CONDITIONS:
         lines.append(f"{cond}: of all held-out calls, first wrong in " + ", ".join(
             f"{e} {share[cond, f'error_{e}']:.2f}" for e in ERRORS)
-            + f"; a trained pair written instead {share[cond, 'trained_pair']:.2f} "
-              "(mean over coverages and seeds).")
+            + f"; a trained pair written instead {share[cond, 'trained_pair']:.2f}; "
+              f"one call for two functions {share[cond, 'one_call']:.2f}; names alone "
+              f"{share[cond, 'names_only']:.2f} (mean over coverages and seeds).")
     out.values.update(errors={k: float(v) for k, v in share.items()},
                       errors_by_coverage={k: float(v) for k, v in by_cov.items()})
     out.texts["mechanism"] = "\n".join(lines)
@@ -555,7 +585,7 @@ def _confounds(f: dict, out: Findings) -> None:
     cells = frame.groupby(["condition", "coverage"]).calls_per_cell.first()
     examples = frame.groupby(["condition", "coverage"]).train_examples.mean()
     calls = frame.groupby(["condition", "coverage"]).call_examples.mean()
-    max_steps = DecompositionConfig().train.max_steps
+    max_steps = EXPERIMENT.preset("coverage").train.max_steps
     capped = frame[(frame.metric == "steps") & (frame.value >= max_steps)].groupby(
         "condition").seed.count()
     lines = [
@@ -564,7 +594,9 @@ def _confounds(f: dict, out: Findings) -> None:
                                            f"({ids.min()[cond, c]:.2f})"
                                            for c in ids.mean()[cond].index)
                     for cond in CONDITIONS) + " (by coverage).",
-        f"Single calls: lowest run {single.value.min():.2f}.",
+        "Single calls, lowest run: " + ", ".join(
+            f"{cond} {single[single.condition == cond].value.min():.2f}"
+            for cond in CONDITIONS) + ".",
         "Training steps, median by coverage: " + "; ".join(
             f"{cond} " + ", ".join(f"{steps.median()[cond, c]:.0f}"
                                    for c in steps.median()[cond].index)
@@ -579,11 +611,115 @@ def _confounds(f: dict, out: Findings) -> None:
             for cond in CONDITIONS) + " (seed 0)."]
     out.values.update(id_mean={k: float(v) for k, v in ids.mean().items()},
                       id_min={k: float(v) for k, v in ids.min().items()},
-                      single_min=float(single.value.min()),
+                      single_min={c: float(single[single.condition == c].value.min())
+                                  for c in CONDITIONS},
                       steps_median={k: float(v) for k, v in steps.median().items()},
                       capped={c: int(capped.get(c, 0)) for c in CONDITIONS},
                       calls_per_cell={k: float(v) for k, v in cells.items()})
     out.texts["confounds"] = "\n".join(lines)
+
+
+@analysis
+def _budget(f: dict, out: Findings) -> None:
+    frame = f["budgets"]
+    held = _held(frame)
+    cov = float(held.coverage.iloc[0])
+    budgets = sorted(held.budget.unique())
+    mean = held.groupby(["condition", "budget"]).value.mean()
+    low = held.groupby(["condition", "budget"]).value.min()
+    gaps = {}
+    for b in budgets:
+        rows = held[held.budget == b]
+        gaps[int(b)] = paired(rows, "condition", "granular", "umbrella")
+    more = {cond: paired(held[(held.condition == cond)
+                              & held.budget.isin([budgets[0], budgets[-1]])],
+                         "budget", budgets[-1], budgets[0]) for cond in ("umbrella",
+                                                                        "granular")}
+    steps = frame[frame.metric == "steps"].groupby(["condition", "budget"]).value.median()
+    max_steps = EXPERIMENT.preset("coverage").train.max_steps
+    capped = (frame[frame.metric == "steps"].value >= max_steps).groupby(
+        [frame.condition, frame.budget]).sum()
+    ids = _held(frame, split="id").groupby(["condition", "budget"]).value.mean()
+    lines = [
+        f"At {cov:g} coverage, held-out exact match, mean (lowest seed) by budget of "
+        "training tokens: " + "; ".join(
+            f"{cond} " + ", ".join(f"{int(b):,}: {mean[cond, b]:.2f} ({low[cond, b]:.2f})"
+                                   for b in budgets) for cond in ("umbrella", "granular"))
+        + ".",
+        "granular minus umbrella, seed by seed: " + "; ".join(
+            f"{b:,} tokens {gaps[b]}" for b in gaps) + ".",
+        f"{int(budgets[-1]):,} against {int(budgets[0]):,} tokens, seed by seed: "
+        + "; ".join(f"{cond} {p}" for cond, p in more.items())
+        + ".",
+        "By budget: in-distribution exact match (mean), training steps (median) and runs "
+        f"stopped at {max_steps:,} steps short of the target: " + "; ".join(
+            f"{cond} " + ", ".join(f"{int(b):,} tokens {ids[cond, b]:.2f} / "
+                                   f"{steps[cond, b]:,.0f} steps / "
+                                   f"{int(capped[cond, b])} stopped" for b in budgets)
+            for cond in ("umbrella", "granular")) + "."]
+    out.values.update(budget_coverage=cov, budget_mean={k: float(v) for k, v in
+                                                         mean.items()},
+                      budget_gap={b: (p.mean, p.positive, p.negative, p.seeds)
+                                  for b, p in gaps.items()},
+                      budget_effect={c: (p.mean, p.positive, p.negative, p.seeds)
+                                     for c, p in more.items()},
+                      budget_capped={k: int(v) for k, v in capped.items()},
+                      budget_id={k: float(v) for k, v in ids.items()})
+    out.texts["budget"] = "\n".join(lines)
+
+
+@analysis
+def _live(f: dict, out: Findings) -> None:
+    frame = f["live"]
+    held, ids = _held(frame), _held(frame, split="id")
+    mean = held.groupby(["condition", "coverage"]).value.mean()
+    low = held.groupby(["condition", "coverage"]).value.min()
+    id_mean = ids.groupby(["condition", "coverage"]).value.mean()
+    steps = int(frame[frame.metric == "steps"].value.max())
+    gaps = {float(c): paired(rows, "condition", "granular", "umbrella")
+            for c, rows in held.groupby("coverage")}
+    lines = [
+        f"Live setting ({steps} steps in every run, {held.seed.nunique()} seeds), "
+        "held-out exact match, mean (lowest seed) by coverage: " + "; ".join(
+            f"{cond} " + ", ".join(f"{mean[cond, c]:.2f} ({low[cond, c]:.2f})"
+                                   for c in mean[cond].index) for cond in CONDITIONS)
+        + ".",
+        "In distribution, mean by coverage: " + "; ".join(
+            f"{cond} " + ", ".join(f"{id_mean[cond, c]:.2f}" for c in id_mean[cond].index)
+            for cond in CONDITIONS) + ".",
+        "granular minus umbrella, held-out, seed by seed: " + "; ".join(
+            f"{c:g}: {p}" for c, p in gaps.items()) + "."]
+    out.values.update(live_mean={k: float(v) for k, v in mean.items()},
+                      live_id={k: float(v) for k, v in id_mean.items()},
+                      live_gap={c: (p.mean, p.positive, p.negative, p.seeds)
+                                for c, p in gaps.items()}, live_steps=steps)
+    out.texts["live"] = "\n".join(lines)
+
+
+@analysis
+def _answer(out: Findings) -> None:
+    v = out.values
+    covs = sorted({k[1] for k in v["held_mean"]})
+    shift = v["shift"]["granular"]
+    inside = [abs(x) for x in shift.values() if x is not None]
+    eff = v["coverage_effect"]
+    gu = [v["paired"]["granular", "umbrella", "exact_match", c] for c in covs]
+    out.values.update(shift_max=max(inside) if inside else None)
+    out.texts["answer"] = (
+        f"Coverage: from {covs[0]:g} to {covs[-1]:g} of the pair grid, held-out exact "
+        f"match rises by {eff['umbrella'][0]:+.2f} for umbrella data "
+        f"({eff['umbrella'][1]} of {eff['umbrella'][3]} seeds higher) and "
+        f"{eff['granular'][0]:+.2f} for granular data ({eff['granular'][1]} of "
+        f"{eff['granular'][3]}). Decomposition: granular minus umbrella lies between "
+        f"{min(g[0] for g in gu):+.3f} and {max(g[0] for g in gu):+.3f} at every coverage, "
+        "and at no coverage do more than "
+        f"{max(max(g[1], g[2]) for g in gu)} of {gu[0][3]} seeds agree on its sign. In "
+        f"coverage, the umbrella reaches the granular mean with at most "
+        f"{max(inside) if inside else float('nan'):.2f} more or less of the grid (where "
+        f"both are inside it); the mean first reaches {WORKS} at "
+        + (f"{v['works']['umbrella']} for both." if v["works"]["umbrella"]
+           == v["works"]["granular"] else f"{v['works']['umbrella']} for umbrella and "
+           f"{v['works']['granular']} for granular data."))
 
 
 @analysis
@@ -595,6 +731,8 @@ def _card(out: Findings) -> None:
     name = {c: v["paired"]["granular", "umbrella", "name_accuracy", c] for c in covs}
     f1 = {c: v["paired"]["granular", "umbrella", "argument_f1", c] for c in covs}
     eff = v["coverage_effect"]["umbrella"]
+    steps = v["steps_median"]
+    nested = v["kind_gap"]["nested"]
 
     def sign(d):
         return f"{d[0]:+.2f} ({d[1]} of {d[3]} seeds higher, {d[2]} lower)"
@@ -604,111 +742,135 @@ def _card(out: Findings) -> None:
          "better generalizability on seven evaluation datasets, comparing different "
          "models trained on different data [P, abstract]",
          "granular minus umbrella, held-out exact match, by coverage: " + "; ".join(
-             f"{c:g}: {sign(gu[c])}" for c in covs),
-         "the toy is a controlled comparison at equal token budget, the paper's is not"),
+             f"{c:g}: {sign(gu[c])}" for c in covs)
+         + f"; nested calls alone, over every coverage and seed: {sign(nested)}",
+         "yes: at an equal token budget, trained to the same in-distribution target, "
+         "the toy shows no reliable gain"),
         ("Strong at names, weaker at parameters",
          "summary of the paper's results [S]",
-         "held-out names right minus umbrella: " + "; ".join(
+         "held-out names right, granular minus umbrella: " + "; ".join(
              f"{c:g}: {sign(name[c])}" for c in covs) + "; argument F1: " + "; ".join(
-             f"{c:g}: {sign(f1[c])}" for c in covs), "see the mechanism panel"),
+             f"{c:g}: {sign(f1[c])}" for c in covs),
+         "no comparison: the paper's is one model's profile, the toy's a difference"),
         ("Coverage of the pair grid (the book's question)", "not studied in the paper",
          f"umbrella, {covs[-1]:g} against {covs[0]:g} coverage: {eff[0]:+.2f} (higher in "
-         f"{eff[1]} of {eff[3]} seeds)", "the toy's own result"),
+         f"{eff[1]} of {eff[3]} seeds); the mean first reaches {WORKS} at "
+         f"{v['works']['umbrella']} (umbrella) and {v['works']['granular']} (granular)",
+         "the toy's own result"),
         ("Subtask markers", "not studied in the paper",
          "granular minus the same data unmarked: " + "; ".join(
              f"{c:g}: {sign(ug[c])}" for c in covs), "the toy's own result"),
+        ("What decomposition costs", "not reported",
+         "median training steps to the in-distribution target, by coverage: umbrella "
+         + ", ".join(f"{steps['umbrella', c]:.0f}" for c in covs) + "; granular "
+         + ", ".join(f"{steps['granular', c]:.0f}" for c in covs),
+         "the toy's own result"),
         ("A controlled granular-versus-umbrella ablation",
          "none was run in the paper (findings.md, section 3)",
          "this chapter's sweep: 3 conditions x 4 coverages x "
-         f"{v['seeds']} seeds, one tiny model",
-         "do not conclude that Granite's gains came from granularity"),
+         f"{v['seeds']} seeds, one 100,000-parameter model",
+         "do not conclude that Granite's gains came from granularity, or did not"),
     ]
 
 
 # ---------------------------------------------------------------------------------------
-# Tables for reading, and the chapter's exercise checks
+# Tables for reading a run (the exercise checks are in toylab.exercises)
 
 
 @analysis
-def mistakes(result, split: str = "held", n: int = 6) -> pd.DataFrame:
-    """The first ``n`` wrong calls of a run's test split (its kept samples):
-    ``kind, prompt, target, output`` (the kind of error left out, for exercise 3.2)."""
+def mistakes(result, split: str = "held", n: int | None = 6) -> pd.DataFrame:
+    """The first ``n`` wrong calls of a run's test split (its kept samples; ``n`` None:
+    all): ``kind, prompt, target, output`` (the kind of error left out, for exercise
+    3.2)."""
     rows = result.samples[(result.samples.split == split) & ~result.samples.correct]
-    return rows[["kind", "prompt", "target", "output"]].head(n).reset_index(drop=True)
+    rows = rows[["kind", "prompt", "target", "output"]].reset_index(drop=True)
+    return rows if n is None else rows.head(n)
 
 
-def _report(ok: bool, good: str, bad: str) -> bool:
-    print(("Correct: " + good) if ok else ("Not yet: " + bad))
-    return ok
+@analysis
+def run_table(result, kind: str = "all") -> pd.DataFrame:
+    """A run's scores by test split (rows) over the calls of ``kind`` (``all``: every
+    composite kind; single calls are their own split): exact match, function names
+    right, argument F1, and the share answered with one call for two functions."""
+    m = result.metrics
+    rows = m[(m.part == "full") & (m.split != "train")
+             & ((m.kind == kind) | (m.split == "single"))
+             & m.metric.isin(["exact_match", "name_accuracy", "argument_f1", "one_call"])]
+    order = list(dict.fromkeys(rows.split))
+    return rows.pivot_table(index="split", columns="metric", values="value").loc[
+        order, ["exact_match", "name_accuracy", "argument_f1", "one_call"]].round(3)
 
 
-def check_paired_prediction(prediction: float, coverage: float = 0.4,
-                            slack: float = 0.05) -> bool:
-    """Exercise 3.1: your prediction of granular minus umbrella, held-out exact match,
-    mean over the shipped seeds at ``coverage``. Right when it lies within ``slack`` of
-    the seeds' range (lowest to highest per-seed difference)."""
-    from toylab.config import check_range
-
-    check_range("prediction", prediction, -1.0, 1.0)
-    table = paired_table(shipped(SWEEPS["coverage"]), "granular", "umbrella")
-    rows = table[(table.coverage - coverage).abs() < 1e-9].difference
-    if rows.empty:
-        raise ValueError(f"coverage must be one of {sorted(table.coverage.unique())}, "
-                         f"got {coverage}")
-    low, high = float(rows.min()), float(rows.max())
-    ok = low - slack <= prediction <= high + slack
-    return _report(ok, f"the {len(rows)} seeds' differences run from {low:+.3f} to "
-                   f"{high:+.3f} (mean {rows.mean():+.3f}, higher in "
-                   f"{int((rows > 0).sum())} of {len(rows)} seeds)",
-                   f"{prediction:+.3f} lies outside every shipped seed's difference by "
-                   f"more than {slack}. Keep it written down, then read panel (b): what "
-                   "did your guess assume the subtasks teach?")
+def score(result, split: str = "held", metric: str = "exact_match",
+          kind: str = "all") -> float:
+    """One number of a run: ``metric`` on test ``split`` over the calls of ``kind``."""
+    m = result.metrics
+    rows = m[(m.split == split) & (m.metric == metric) & (m.kind == kind)
+             & (m.part == "full")]
+    if len(rows) != 1:
+        raise ValueError(f"no single {metric} for split {split!r}, kind {kind!r}; splits "
+                         f"here: {sorted(map(str, m.split.unique()))}, kinds here: "
+                         f"{sorted(map(str, m.kind.unique()))}")
+    return float(rows.value.iloc[0])
 
 
-def check_error_class(target: str, output: str, answer: str) -> bool:
-    """Exercise 3.2: the first thing wrong in ``output`` against ``target`` (tokens
-    separated by spaces): one of ``format``, ``name``, ``order``, ``nesting``,
-    ``argument`` (``toylab.tasks.calls.classify`` decides)."""
-    from toylab.config import check_choice
-
-    check_choice("answer", answer, ERRORS)
-    truth = classify(target.split(), output.split())
-    if truth == "correct":
-        raise ValueError("this output is the target itself; pick a wrong one")
-    hints = {"format": "is the output a well-formed call sequence at all?",
-             "name": "compare which functions are called, ignoring their order",
-             "order": "the functions are right; are they in the right order?",
-             "nesting": "names and order are right; is one call inside the other, or "
-                        "does the second take $1, as the request asks?",
-             "argument": "names, order and structure are right; compare the values"}
-    return _report(answer == truth, f"{answer}: {hints[answer]}",
-                   f"check in this order: format, name, order, nesting, argument. "
-                   f"For {answer!r}: {hints[answer]}")
+# ---------------------------------------------------------------------------------------
+# What the data looks like
 
 
-def check_own_experiment(granular, umbrella, difference: float) -> bool:
-    """Exercise 3.3: two runs of your own (``run`` results), one ``granular`` and one
-    ``umbrella``, on the same seed and coverage with a change of your own to the data or
-    the model (any config field the shipped sweep does not vary), and the held-out exact
-    match difference you measured from them, granular minus umbrella."""
-    a, b = granular.config, umbrella.config
-    if (a.split.condition, b.split.condition) != ("granular", "umbrella"):
-        return _report(False, "", "pass the granular run first, then the umbrella run")
-    if a.seed != b.seed or a.split.coverage != b.split.coverage:
-        return _report(False, "", "a paired difference needs the same seed and the same "
-                       "coverage in both runs")
+@analysis
+def formats_table(cell: tuple[str, tuple[str, str]] = ("chained", ("COPY", "TURN")),
+                  code: int = 17) -> pd.DataFrame:
+    """One request (instance ``code`` of ``cell``: kind and functions) written as each
+    condition writes its training examples: the full call, and under ``granular`` and
+    ``unmarked`` its two kinds of subtask (``args`` of the second function)."""
+    from toylab.tasks import make_task
+    from toylab.tasks.calls import CallCell
+
+    task = make_task(CallConfig())
+    call_cell = CallCell(cell[0], tuple(cell[1]))
+    parts = task._decode(call_cell, code)
+    rows = []
+    for condition in CONDITIONS:
+        jobs = [("call", 0)] + ([] if condition == "umbrella" else [("names", 0),
+                                                                      ("args", 1)])
+        for job, which in jobs:
+            prompt, target = task.example(call_cell, parts, job, which,
+                                          marked=condition != "unmarked")
+            rows.append({"condition": condition, "example": job,
+                         "prompt": " ".join(prompt), "target": " ".join(target)})
+    return pd.DataFrame(rows).set_index(["condition", "example"])
+
+
+@analysis
+def budget_table(coverage: float = 0.6, seed: int = 0) -> pd.DataFrame:
+    """What the same budget of training tokens buys in each condition (one split of the
+    headline preset): tokens, examples, full calls, subtask examples, and full-call
+    examples per trained composite cell."""
     from toylab.config import override
 
-    base = override(EXPERIMENT.preset("coverage"), {
-        "seed": a.seed, "split.coverage": a.split.coverage, "split.condition":
-        "granular"})
-    if a == base:
-        return _report(False, "", "these are the shipped settings; change the data (e.g. "
-                       "split.budget or split.subtask_share) or the model first")
-    measured = float(_held(granular.metrics).value.iloc[0]
-                     - _held(umbrella.metrics).value.iloc[0])
-    ok = abs(measured - difference) < 0.005
-    return _report(ok, f"your runs differ by {measured:+.3f}; compare it with the "
-                   "shipped seeds' spread at this coverage in panel (b)",
-                   "that is not the difference of the two runs' held-out exact match "
-                   "(kind 'all'); recompute it from the runs' metrics")
+    cfg = EXPERIMENT.preset("coverage", {"split.coverage": coverage, "seed": seed})
+    rows = []
+    for condition in CONDITIONS:
+        _, split = EXPERIMENT.data(override(cfg, {"split.condition": condition}))
+        rec = split.record
+        rows.append({"condition": condition, "tokens": rec["train_tokens"],
+                     "examples": rec["train_examples"], "full calls": rec["call_examples"],
+                     "subtask examples": rec["subtask_examples"],
+                     "full calls per trained cell": split_counts(split)["calls_per_cell"]})
+    return pd.DataFrame(rows).set_index("condition")
+
+
+@analysis
+def pair_grid(coverage: float = 0.6, seed: int = 0) -> pd.DataFrame:
+    """The pair grid of one split (the headline preset at ``coverage`` and ``seed``):
+    first-named function down, second across, each pair ``trained`` or ``held out`` (a
+    function is never paired with itself)."""
+    cfg = EXPERIMENT.preset("coverage", {"split.coverage": coverage, "seed": seed})
+    _, split = EXPERIMENT.data(cfg)
+    trained = {tuple(p.split()) for p in split.record["trained_pairs"]}
+    names = cfg.task.functions
+    return pd.DataFrame([[("·" if a == b else "trained" if (a, b) in trained
+                           else "held out") for b in names] for a in names],
+                        index=pd.Index(names, name="first named"),
+                        columns=pd.Index(names, name="second named"))
