@@ -280,6 +280,8 @@ def error_bars(frame: pd.DataFrame, *, live: pd.DataFrame | None = None,
         band = pd.concat([band, mine.assign(**{TRAINED_AS: "this run"})[
             [TRAINED_AS, "metric", "value"]]], ignore_index=True)
     band["error"] = band.metric.str.removeprefix("error_")
+    # stacked from the bottom in the classifier's order: format first, argument last
+    band["rank"] = band.error.map({e: i for i, e in enumerate(ERRORS)})
     order = [c for c in (*CONDITIONS, "this run") if c in set(band[TRAINED_AS])]
     chart = alt.Chart(band).mark_bar().encode(
         x=alt.X(f"{TRAINED_AS}:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
@@ -289,7 +291,7 @@ def error_bars(frame: pd.DataFrame, *, live: pd.DataFrame | None = None,
                                                    range=list(ERROR_COLORS.values())),
                         sort=list(ERROR_COLORS),
                         legend=alt.Legend(title="first thing wrong")),
-        order=alt.Order("error:N"),
+        order=alt.Order("rank:Q"),
         tooltip=[TRAINED_AS, "error", alt.Tooltip("value:Q", format=".3f")])
     for column, options in (select or {}).items():
         options = list(options)
