@@ -45,6 +45,10 @@ def assert_shipped(name: str, jobs, frame: pd.DataFrame) -> None:
     ship = shipped(name)
     # through a CSV, as the sweep writes it (a None is read back as NaN)
     mine = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
+    # the same columns by name (a column only some runs report, like a training step,
+    # lands where the first run that has it puts it, and is empty in the other runs)
+    assert set(mine.columns) <= set(ship.columns), (name, set(mine.columns) - set(ship))
+    mine = mine.reindex(columns=ship.columns)
     for job in jobs:
         rows = _where(ship[ship.seed == job.config.seed], job.columns)
         again = _where(mine[mine.seed == job.config.seed], job.columns)

@@ -162,3 +162,36 @@ def test_check_coverage_needed_accepts_only_the_shipped_coverages(capsys):
     assert "Not answered" in capsys.readouterr().out
     with pytest.raises(ValueError, match="answer one of"):
         check_coverage_needed({"umbrella": 0.5, "granular": 0.6})
+
+
+def test_chapter_4_checks_read_the_shipped_seeds_and_the_learners_runs(capsys):
+    from toylab.exercises import (
+        check_chain_error,
+        check_negatives_prediction,
+        check_student_difference,
+    )
+    from toylab.experiments import negatives
+
+    shipped_mean = negatives.findings()["coverage_format_valid"]["dpo|format"]
+    assert check_negatives_prediction(shipped_mean)
+    capsys.readouterr()
+    far = 1.0 if shipped_mean < 0.5 else 0.0
+    assert not check_negatives_prediction(far)
+    assert f"{shipped_mean:.2f}" not in capsys.readouterr().out  # never prints the answer
+    assert not check_negatives_prediction(None)
+
+    tiny = {"train.max_steps": 5, "tune.max_steps": 5, "split.n_test": 16,
+            "n_track": 4, "eval.n_samples": 16}
+    dpo = negatives.runs_for("dpo_sft", seeds=[0, 1], changes=tiny)
+    control = negatives.runs_for("sft_more", seeds=[0, 1], changes=tiny)
+    truth = negatives.first_error(dpo[0], 0)
+    assert check_chain_error(dpo[0], 0, truth)
+    wrong = next(e for e in ("format", "function", "argument", "arithmetic", "other")
+                 if e != truth)
+    assert not check_chain_error(dpo[0], 0, wrong)
+    assert not check_chain_error(dpo[0], 0, None)
+    diff = negatives.mean_difference(dpo, control)
+    assert check_student_difference(dpo, control, diff)
+    assert not check_student_difference(dpo, control, diff + 0.1)
+    with pytest.raises(ValueError, match="more than the student"):
+        check_student_difference(dpo, control[::-1], diff)

@@ -7,7 +7,7 @@ platform that made them (recorded beside each, ``NAME.platform.json``; the findi
 check that). This module runs the code on another CPU's kernels, here and now: torch's
 portable ``default`` kernels (``ATEN_CPU_CAPABILITY=default``), in a separate process. It
 recomputes chapter 0's whole sweep, one grid point of chapter 1's most seed-sensitive
-sweep, one of chapter 2's and one of chapter 3's, and checks what the chapters rely on:
+sweep, and one grid point each of chapters 2, 3 and 4, and checks what the chapters rely on:
 means over seeds within ``toylab.sweep.MEAN_TOLERANCE`` of the shipped ones, and every
 finding of the chapter still holding when the recomputed runs take the shipped ones'
 place.
@@ -28,7 +28,14 @@ import test_findings_core
 import test_findings_decomposition
 import test_findings_instructions
 import test_findings_interpolation
-from toylab.experiments import decomposition, instructions, interpolation, toy_lab
+import test_findings_negatives
+from toylab.experiments import (
+    decomposition,
+    instructions,
+    interpolation,
+    negatives,
+    toy_lab,
+)
 from toylab.sweep import (
     PLATFORM_SUFFIX,
     available,
@@ -47,6 +54,9 @@ POINT2 = {"split.train_tasks": 200, "task.condition": "full"}
 #: One grid point of chapter 3's headline sweep: granular data at 18 of 30 pairs (the
 #: coverage at which both umbrella and granular data first reach 0.5), 10 seeds.
 POINT3 = {"split.coverage": 0.6, "split.condition": "granular"}
+#: One grid point of chapter 4's headline sweep: SFT then DPO with the likelihood term, 10
+#: seeds (the student the chapter compares with the control).
+POINT4 = {"student": "dpo_sft"}
 
 
 def _sweep_elsewhere(spec: str, out, cache) -> pd.DataFrame:
@@ -81,7 +91,14 @@ def elsewhere(tmp_path_factory):
         "base": {"split.condition": POINT3["split.condition"]},
         "grid": {"split.coverage": [POINT3["split.coverage"]]},
         "seeds": list(decomposition.SEEDS)}))
+    spec4 = folder / "negatives_point.json"
+    spec4.write_text(json.dumps({
+        "experiment": "toylab.experiments.negatives", "preset": "students", "base": {},
+        "grid": {"student": [POINT4["student"]]},
+        "seeds": list(range(10))}))
     return {"toylab": _sweep_elsewhere("toylab", folder / "toylab.csv", folder / "c"),
+            "negatives": _sweep_elsewhere(str(spec4), folder / "negatives.csv",
+                                          folder / "c"),
             "decomposition": _sweep_elsewhere(str(spec3), folder / "decomposition.csv",
                                               folder / "c"),
             "coverage": _sweep_elsewhere(str(spec), folder / "point.csv", folder / "c"),
@@ -139,3 +156,8 @@ def test_chapter_2_on_other_kernels(elsewhere):
 def test_chapter_3_on_other_kernels(elsewhere):
     _point_holds("decomposition_coverage", POINT3, elsewhere["decomposition"],
                  decomposition.findings, test_findings_decomposition, "coverage")
+
+
+def test_chapter_4_on_other_kernels(elsewhere):
+    _point_holds("negatives_students", POINT4, elsewhere["negatives"], negatives.findings,
+                 test_findings_negatives, "students")

@@ -53,3 +53,22 @@ def test_shipped_sweeps_are_valid():
     assert "demo" in available()
     for name in available():
         assert load_spec(name).jobs()
+
+
+def test_compare_takes_means_over_seeds_past_per_seed_counts():
+    import pandas as pd
+
+    from toylab.sweep import compare
+
+    def frame(values):
+        # two seeds of one grid point; "examples" is a count each run derives for its
+        # own seed, so it differs between the seeds
+        return pd.DataFrame({"coverage": [0.5, 0.5], "examples": [100, 107],
+                             "seed": [0, 1], "split": "held", "part": "full",
+                             "metric": "exact_match", "value": values, "n": 8})
+
+    swapped = compare(frame([0.2, 0.6]), frame([0.6, 0.2]))
+    assert not swapped.identical and swapped.max_seed_difference == pytest.approx(0.4)
+    assert swapped.max_mean_difference == pytest.approx(0.0)  # the same mean over seeds
+    assert compare(frame([0.2, 0.6]), frame([0.7, 0.9])).max_mean_difference == (
+        pytest.approx(0.4))

@@ -331,7 +331,7 @@ def check_coverage_needed(prediction: dict) -> bool:
                    "the figure.")
 
 
-def check_error_class(target: str, output: str, answer: str) -> bool:
+def check_error_class(target: str, output: str, my_answer: str) -> bool:
     """Exercise 3.2: the first thing wrong in ``output`` against ``target`` (tokens
     separated by spaces, as ``decomposition.mistakes`` shows them): one of ``format``,
     ``name``, ``order``, ``nesting``, ``argument`` (``toylab.tasks.calls.classify``
@@ -339,9 +339,9 @@ def check_error_class(target: str, output: str, answer: str) -> bool:
     from toylab.config import check_choice
     from toylab.tasks.calls import ERRORS, classify
 
-    if _unanswered(answer=answer):
+    if _unanswered(my_answer=my_answer):
         return False
-    check_choice("answer", answer, ERRORS)
+    check_choice("my_answer", my_answer, ERRORS)
     truth = classify(target.split(), output.split())
     if truth == "correct":
         raise ValueError("this output is the target itself; pick a wrong one")
@@ -351,9 +351,9 @@ def check_error_class(target: str, output: str, answer: str) -> bool:
              "nesting": "names and order are right; is one call inside the other, or "
                         "does the second take $1, as the request asks?",
              "argument": "names, order and structure are right; compare the values"}
-    return _report(answer == truth, f"{answer}: {hints[answer]}",
+    return _report(my_answer == truth, f"{my_answer}: {hints[my_answer]}",
                    "check in this order: format, name, order, nesting, argument. "
-                   f"For {answer!r}: {hints[answer]}")
+                   f"For {my_answer!r}: {hints[my_answer]}")
 
 
 def check_decomposition_change(granular, umbrella, my_difference: float) -> bool:
@@ -391,3 +391,70 @@ def check_decomposition_change(granular, umbrella, my_difference: float) -> bool
                    "more before you say what your change did.",
                    "your number is not what your runs measured; compute "
                    "decomposition.score(granular) - decomposition.score(umbrella)")
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 4
+
+
+def check_negatives_prediction(my_prediction: float, student: str = "dpo",
+                               negatives: str = "format", metric: str = "format_valid",
+                               slack: float = 0.1) -> bool:
+    """Exercise 4.1: is your predicted ``metric`` of ``student`` trained with negatives of
+    the types ``negatives`` within ``slack`` of the shipped seeds (lowest to highest)? The
+    range is shown only once your prediction falls in it."""
+    from toylab.config import check_choice
+    from toylab.experiments import negatives as chapter
+
+    if _unanswered(my_prediction=my_prediction):
+        return False
+    check_range("my_prediction", my_prediction, 0.0, 1.0)
+    check_choice("student", student, ("dpo", "dpo_sft"))
+    check_choice("negatives", negatives, chapter.NEGATIVES)
+    check_choice("metric", metric, ("accuracy", "format_valid"))
+    rows = select(chapter.frames()["coverage"], metric, student=student,
+                  negatives=negatives)
+    low, high, mean = rows.value.min(), rows.value.max(), rows.value.mean()
+    ok = low - slack <= my_prediction <= high + slack
+    side = "above" if my_prediction > high + slack else "below"
+    return _report(ok, f"the {len(rows)} shipped seeds reached {low:.2f} to {high:.2f} "
+                   f"(mean {mean:.2f})", f"you predicted {my_prediction:.2f}, which is "
+                   f"{side} every shipped seed by more than {slack}. Keep your prediction "
+                   "written down, then look at the figure and ask what your guess assumed.")
+
+
+def check_chain_error(result, row: int, my_error: str) -> bool:
+    """Exercise 4.2: is ``my_error`` the first error of row ``row`` of
+    ``negatives.wrong_chains(result)`` (one of ``format``, ``function``, ``argument``,
+    ``arithmetic``, ``other``)?"""
+    from toylab.config import check_choice
+    from toylab.experiments import negatives as chapter
+    from toylab.tasks.chains import OUTCOMES
+
+    if _unanswered(my_error=my_error):
+        return False
+    check_choice("my_error", my_error, OUTCOMES[1:])
+    found = chapter.first_error(result, row)
+    return _report(found == my_error, f"its first error is of type {my_error}",
+                   "walk the chain call by call beside the teacher's: which is the first "
+                   "call that differs, and is it the function, an argument or the "
+                   "result? (or does the chain not parse?)")
+
+
+def check_student_difference(treated: Sequence, control: Sequence, my_difference: float,
+                             metric: str = "accuracy") -> bool:
+    """Exercise 4.3: ``treated`` and ``control`` are runs of two students on the same
+    seeds, in the same order, that differ in nothing else; is ``my_difference`` the mean of
+    their paired differences of ``metric`` (within 0.005)?"""
+    from toylab.experiments import negatives as chapter
+
+    if _unanswered(my_difference=my_difference):
+        return False
+    mean = chapter.mean_difference(list(treated), list(control), metric)
+    wins = sum(a.value("test", metric) > b.value("test", metric)
+               for a, b in zip(treated, control))
+    return _report(abs(mean - my_difference) <= 0.005,
+                   f"mean paired my_difference {mean:+.3f}, higher in {wins} of "
+                   f"{len(treated)} seeds; with this few seeds, say how sure you are",
+                   "compute value('test', metric) of each run and average the "
+                   "differences seed by seed")

@@ -175,14 +175,23 @@ class Reproduction:
 
 def compare(shipped_frame: pd.DataFrame, recomputed: pd.DataFrame) -> Reproduction:
     """Compare two frames of the same sweep, row by row and by means over seeds."""
-    if list(shipped_frame.columns) != list(recomputed.columns) or len(
+    if set(shipped_frame.columns) != set(recomputed.columns) or len(
             shipped_frame) != len(recomputed):
         raise ValueError("the two frames are not of the same sweep (columns or rows "
                          "differ)")
-    a, b = shipped_frame.reset_index(drop=True), recomputed.reset_index(drop=True)
+    # a column some runs lack (e.g. a training step only two-phase runs report) lands
+    # wherever the first run that has it puts it: compare by name, not by position
+    a = shipped_frame.reset_index(drop=True)
+    b = recomputed[list(shipped_frame.columns)].reset_index(drop=True)
     identical = a.equals(b)
     exact = (a.metric == "exact_match") & (a.part == "full")
+    # means over seeds: group by what names a grid point and a metric row, leaving out
+    # counts a run derives for its own seed (e.g. training examples drawn), which would
+    # make every "mean" a single seed's value
     keys = [c for c in a.columns if c not in ("seed", "value", "n")]
+    per_seed = [c for c in keys if a.groupby("seed")[c].agg(
+        lambda v: tuple(sorted(v.astype(str).unique()))).nunique() > 1]
+    keys = [c for c in keys if c not in per_seed]
     means = [f[exact].groupby(keys, dropna=False).value.mean() for f in (a, b)]
     return Reproduction(identical, float((a.value - b.value)[exact].abs().max()),
                         float((means[0] - means[1]).abs().max()))
