@@ -44,27 +44,28 @@ def shipped_facts():
 
 
 def test_sft_alone_writes_well_formed_chains_in_the_main_setting(facts):
-    # measured: at 300 steps with two calls, at least 99.2% of chains parse in every seed;
-    # from 100 steps on in the regime sweep, at least 0.99 in every seed
+    # measured: at 300 steps with two calls, every chain parses in every seed; from 100
+    # steps on in the regime sweep, at least 0.99 in every seed
     assert facts["sft_format_min"] >= 0.97
     assert facts["first_formed"] is not None and facts["first_formed"] <= 200
 
 
 def test_more_sft_beats_sft_in_every_seed(shipped_facts):
-    # measured: +0.205, higher in 10 of 10 seeds
+    # measured: +0.228, higher in 10 of 10 seeds
     d = shipped_facts["diff_sft_more_sft_accuracy"]
     assert d["mean"] >= 0.1 and d["positive"] >= 9
 
 
 def test_no_dpo_student_beats_the_control(facts):
     acc = facts["students_accuracy"]
-    # measured: control 0.55, DPO + likelihood 0.42, DPO 0.04
+    # measured: control 0.62, DPO + likelihood 0.51, DPO 0.06
     assert acc["sft_more"] >= acc["dpo_sft"] + 0.05
     assert acc["sft_more"] >= acc["dpo"] + 0.3
 
 
 def test_dpo_with_likelihood_is_below_the_control_in_every_seed(shipped_facts):
-    # measured: -0.123, lower in 10 of 10 seeds; above plain SFT in 9 of 10 (+0.081)
+    # measured: -0.117, lower in 9 of 10 seeds (a tie in the tenth); above plain SFT in
+    # 10 of 10 (+0.111)
     d = shipped_facts["diff_dpo_sft_sft_more_accuracy"]
     assert d["mean"] <= -0.05 and d["negative"] >= 9
     up = shipped_facts["diff_dpo_sft_sft_accuracy"]
@@ -74,8 +75,8 @@ def test_dpo_with_likelihood_is_below_the_control_in_every_seed(shipped_facts):
 def test_dpo_alone_breaks_the_format_and_the_chosen_chain(facts):
     fmt, acc, end = (facts["students_format_valid"], facts["students_accuracy"],
                      facts["curves_end"])
-    # measured: format validity 0.16, accuracy 0.04; log-probability of held-out right
-    # chains -15.7 nats after 100 steps (highest seed -9.3)
+    # measured: format validity 0.19, accuracy 0.06; log-probability of held-out right
+    # chains -15.3 nats after 100 steps (highest seed -9.7)
     assert fmt["dpo"] <= 0.45 and acc["dpo"] <= 0.15
     assert end["dpo|logp_chosen"] <= -5
     assert facts["curves_end_high"]["dpo|logp_chosen"] <= -3
@@ -83,26 +84,27 @@ def test_dpo_alone_breaks_the_format_and_the_chosen_chain(facts):
 
 def test_the_likelihood_term_holds_the_chosen_chain(facts):
     end = facts["curves_end"]
-    # measured: DPO + likelihood -0.1 nats (seeds -0.7 to +0.6); more SFT +1.1
+    # measured: DPO + likelihood -0.1 nats (seeds -0.5 to +0.8); more SFT +1.0
     assert abs(end["dpo_sft|logp_chosen"]) <= 2.0
     assert end["sft_more|logp_chosen"] >= 0.3
-    # while the wrong chains fall far (measured: -57.9 format, -3.7 arithmetic)
+    # while the wrong chains fall far (measured: -57.1 format, -3.9 arithmetic)
     for kind in ("format", "function", "argument", "arithmetic"):
         assert end[f"dpo_sft|logp_{kind}"] <= end["dpo_sft|logp_chosen"] - 1.5, kind
 
 
-def test_format_negatives_spare_the_format_only_under_plain_dpo(facts):
+def test_format_negatives_spare_the_format_most_under_plain_dpo(facts):
     fmt = facts["coverage_format_valid"]
-    # measured, DPO alone: format negatives 0.58, any other single type 0.01-0.02
+    # measured, DPO alone: format negatives 0.58; argument 0.28, function 0.02,
+    # arithmetic 0.04
     for kind in ("function", "argument", "arithmetic"):
-        assert fmt["dpo|format"] >= fmt[f"dpo|{kind}"] + 0.3, kind
+        assert fmt["dpo|format"] >= fmt[f"dpo|{kind}"] + 0.15, kind
     # with the likelihood term every coverage keeps the format (measured >= 0.99)
     assert min(v for k, v in fmt.items() if k.startswith("dpo_sft|")) >= 0.95
 
 
 def test_which_errors_the_negatives_cover_barely_moves_accuracy_with_likelihood(facts):
     acc = facts["coverage_accuracy"]
-    # measured, DPO + likelihood: 0.49 (all) to 0.59 (format only); control 0.64
+    # measured, DPO + likelihood: 0.51 (argument) to 0.59 (format); control 0.65
     values = [v for k, v in acc.items() if k.startswith("dpo_sft|")]
     assert max(values) - min(values) <= 0.2
     assert facts["coverage_control_accuracy"] >= max(values) - 0.02
@@ -111,11 +113,22 @@ def test_which_errors_the_negatives_cover_barely_moves_accuracy_with_likelihood(
 def test_the_knobs_that_spare_plain_dpo(facts):
     beta, lr, pairs = (facts["beta_format_valid"], facts["lr_format_valid"],
                        facts["pairs_format_valid"])
-    # measured format validity of DPO alone: beta 1 0.86 against 0.1 0.21; learning rate
-    # 0.0003 0.84 against 0.003 0.00; 2,000 pairs 0.72 against 50 pairs 0.02
-    assert beta["dpo|1.0"] >= beta["dpo|0.1"] + 0.3
+    # measured format validity of DPO alone: beta 1 0.78 against 0.1 0.38; learning rate
+    # 0.0003 0.65 against 0.003 0.00; 2,000 pairs 0.47 against 50 pairs 0.03
+    assert beta["dpo|1.0"] >= beta["dpo|0.1"] + 0.25
     assert lr["dpo|0.0003"] >= lr["dpo|0.003"] + 0.4
-    assert pairs["dpo|2000"] >= pairs["dpo|50"] + 0.3
+    assert pairs["dpo|2000"] >= pairs["dpo|50"] + 0.25
+
+
+def test_beta_and_the_learning_rate_set_how_far_the_right_chain_falls(facts):
+    beta, lr = facts["beta_logp_chosen"], facts["lr_logp_chosen"]
+    # measured under DPO alone, nats after the phase: beta 0.03, 0.1, 0.3, 1: -24.1,
+    # -11.5, -6.1, -2.0; learning rate 0.0003, 0.001, 0.003: -3.8, -11.5, -57.3
+    assert beta["dpo|1.0"] >= beta["dpo|0.03"] + 10
+    assert lr["dpo|0.0003"] >= lr["dpo|0.003"] + 20
+    # with the likelihood term every setting keeps it within 1 nat (measured)
+    for values in (beta, lr):
+        assert all(abs(v) <= 2 for k, v in values.items() if k.startswith("dpo_sft|"))
 
 
 def test_where_sft_leaves_format_failures_more_sft_fixes_them_as_well(facts):

@@ -205,7 +205,8 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str | None = None,
         "exact_match",), part: str = "full", select: dict[str, Sequence] | None = None,
         fixed: dict[str, object] | None = None, live: pd.DataFrame | None = None,
         log_x: bool = False, x_title: str | None = None, title: str | None = None,
-        width: int = 165) -> alt.TopLevelMixin:
+        width: int = 165, metric_titles: dict[str, str] | None = None
+) -> alt.TopLevelMixin:
     """One small chart per metric: the mean over seeds against ``x``, one line per value
     of ``series``, with the band from the lowest to the highest seed.
 
@@ -218,7 +219,10 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str | None = None,
         live: one fresh run's tidy frame, drawn as black diamonds.
         log_x: a log x axis (symmetric-log when the grid has a zero: spreads 0, 5, 20,
             80, 320 out evenly enough).
+        metric_titles: metric -> axis title, over ``METRIC_TITLES`` (a chapter whose
+            metric means something else there, like format validity, names its own).
     """
+    titles = {**METRIC_TITLES, **(metric_titles or {})}
     legend = series is not None
     if series is None:  # one line: a constant series, no legend
         series = "runs"
@@ -242,7 +246,7 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str | None = None,
         color = alt.Color(f"{series}:N", scale=colors,
                           legend=alt.Legend(title=series, orient="bottom",
                                             symbolOpacity=1) if legend else None)
-        y_title = METRIC_TITLES.get(metric, metric)
+        y_title = titles.get(metric, metric)
         layer = (
             base.mark_area(opacity=0.18).encode(x=x_enc, y="low:Q", y2="high:Q",
                                                 color=color)

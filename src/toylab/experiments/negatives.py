@@ -320,7 +320,7 @@ def coverage_view(frame: pd.DataFrame, *, metrics=("accuracy", "format_valid"),
                 shape="diamond", size=110, filled=True, color="black").encode(
                 x=x, xOffset=off, y="value:Q",
                 tooltip=["student", alt.Tooltip("value:Q", format=".3f")])
-        charts.append(layer.properties(width=330, height=200,
+        charts.append(layer.properties(width=270, height=200,
                                        title=METRIC_TITLES.get(metric, metric)))
     return alt.hconcat(*charts).properties(title=title or "")
 
@@ -423,19 +423,21 @@ PANELS = {
                        changes={"student": "dpo_sft"},
                        options={"x": "n_pairs", "series": "student",
                                 "metrics": ["accuracy", "format_valid"], "log_x": True,
+                                "metric_titles": METRIC_TITLES,
                                 "x_title": "pairs (right and wrong chain of a problem)"},
                        description="accuracy and format validity against the pairs"),
     "beta": PanelSpec("students", {"beta": [0.03, 0.1, 0.3, 1.0], "seed": SEEDS}, "beta",
                       view=curve_view, along="beta", changes={"student": "dpo"},
                       options={"x": "beta", "series": "student",
                                "metrics": ["accuracy", "format_valid"], "log_x": True,
-                               "x_title": "beta"},
+                               "x_title": "beta", "metric_titles": METRIC_TITLES},
                       description="accuracy and format validity against beta"),
     "lr": PanelSpec("students", {"tune.lr": [0.0003, 0.001, 0.003], "seed": SEEDS}, "lr",
                     view=curve_view, along="lr", changes={"student": "dpo"},
                     options={"x": "lr", "series": "student",
                              "metrics": ["accuracy", "format_valid"], "log_x": True,
-                             "x_title": "learning rate of the second phase"},
+                             "x_title": "learning rate of the second phase",
+                             "metric_titles": METRIC_TITLES},
                     description="accuracy and format validity against the learning rate"),
 }
 Negatives.panels = PANELS
@@ -473,6 +475,13 @@ def frames(sweeps: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFr
         ["sft", "sft_more"])]], ignore_index=True).drop_duplicates()
     curves = raw["students"]
     out["curves"] = curves[curves.tune_step.notna()].reset_index(drop=True)
+    # the log-probability records of the knob sweeps (the main setting's from students)
+    for name in ("beta", "lr"):
+        knob = raw[name]
+        main_curves = out["curves"][out["curves"].seed.isin(SEEDS)
+                                    & out["curves"].student.isin(set(knob.student))]
+        out[f"{name}_curves"] = pd.concat([knob[knob.tune_step.notna()], main_curves],
+                                          ignore_index=True)
     return out
 
 
@@ -674,6 +683,19 @@ def _knobs(f: dict, out: Findings) -> None:
                 f"{STUDENT_NAMES[s]}: " + ", ".join(
                     f"{v:g}: {mean[s, v]:.2f}" for v in sorted(mean[s].index))
                 for s in STUDENTS if s in mean.index.get_level_values(0)) + ".")
+        if f"{name}_curves" in f:
+            curves = f[f"{name}_curves"]
+            last = curves[(curves.tune_step == curves.tune_step.max())
+                          & (curves.metric == "logp_chosen")]
+            chosen = last.groupby(["student", field_]).value.mean()
+            out.values[f"{name}_logp_chosen"] = {f"{s}|{v}": float(x)
+                                                 for (s, v), x in chosen.items()}
+            lines.append(f"Log-probability of a held-out right chain at the end of the "
+                         f"second phase, minus the reference, by {label} (mean of 5 "
+                         "seeds): " + "; ".join(
+                f"{STUDENT_NAMES[s]}: " + ", ".join(
+                    f"{v:g}: {chosen[s, v]:+.1f}" for v in sorted(chosen[s].index))
+                for s in STUDENTS if s in chosen.index.get_level_values(0)) + " nats.")
         out.texts[name] = "\n".join(lines)
         lines = []
 
