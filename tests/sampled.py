@@ -55,3 +55,35 @@ def assert_shipped(name: str, jobs, frame: pd.DataFrame) -> None:
         assert len(rows) > 0, (name, job.columns)
         pd.testing.assert_frame_equal(rows.reset_index(drop=True),
                                       again.reset_index(drop=True), check_dtype=False)
+
+
+def chapter_checks(experiment: str, sampled: dict[str, int], findings):
+    """What every chapter's findings tests start with: the recomputation of ``sampled``
+    runs of the chapter's sweeps (``experiment``: its module), the test that they are the
+    shipped rows, and the fixtures ``facts`` (the chapter's findings, which
+    test_reproduction.py recomputes with a grid point replaced) and ``shipped_facts`` (the
+    shipped sweeps alone, for tests of per-seed pairs). A test module binds them::
+
+        recomputed, test_sampled_cells_are_what_the_code_produces, facts, shipped_facts = (
+            chapter_checks(EXPERIMENT, SAMPLED, chapter.findings))
+    """
+    folder = experiment.rsplit(".", 1)[-1]
+
+    @pytest.fixture(scope="module")
+    def recomputed(tmp_path_factory):
+        return recompute(experiment, sampled, tmp_path_factory.mktemp(folder))
+
+    @pytest.mark.parametrize("name", sorted(sampled))
+    def test_sampled_cells_are_what_the_code_produces(request, name):
+        skip_unless_made_here(name)
+        assert_shipped(name, *request.getfixturevalue("recomputed")[name])
+
+    @pytest.fixture(scope="module")
+    def facts():
+        return findings()
+
+    @pytest.fixture(scope="module")
+    def shipped_facts():
+        return findings()
+
+    return recomputed, test_sampled_cells_are_what_the_code_produces, facts, shipped_facts

@@ -10,9 +10,8 @@ argument is ``facts`` are rerun by ``test_reproduction.py`` with one grid point 
 on another CPU's kernels; tests of per-seed sign counts take ``shipped_facts``.
 """
 
-import pytest
 
-from sampled import assert_shipped, recompute, skip_unless_made_here
+from sampled import chapter_checks
 from toylab.experiments import decomposition
 
 #: runs recomputed per sweep (a fixed random sample of its grid points x seeds)
@@ -22,27 +21,8 @@ EXPERIMENT = "toylab.experiments.decomposition"
 COVERAGES = decomposition.COVERAGES
 
 
-@pytest.fixture(scope="module")
-def recomputed(tmp_path_factory):
-    return recompute(EXPERIMENT, SAMPLED, tmp_path_factory.mktemp("decomposition"))
-
-
-@pytest.mark.parametrize("name", sorted(SAMPLED))
-def test_sampled_cells_are_what_the_code_produces(request, name):
-    skip_unless_made_here(name)
-    assert_shipped(name, *request.getfixturevalue("recomputed")[name])
-
-
-@pytest.fixture(scope="module")
-def facts():
-    return decomposition.findings()
-
-
-@pytest.fixture(scope="module")
-def shipped_facts():
-    """The findings of the shipped sweeps alone (test_reproduction.py replaces a grid point
-    of ``facts``; tests of per-seed pairs take this one)."""
-    return decomposition.findings()
+recomputed, test_sampled_cells_are_what_the_code_produces, facts, shipped_facts = (
+    chapter_checks(EXPERIMENT, SAMPLED, decomposition.findings))
 
 
 def test_the_shipped_sweeps_have_ten_seeds_per_cell(facts):

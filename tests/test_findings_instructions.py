@@ -11,9 +11,8 @@ on another CPU's kernels.
 """
 
 import pandas as pd
-import pytest
 
-from sampled import assert_shipped, recompute, skip_unless_made_here
+from sampled import chapter_checks
 from toylab.experiments import instructions
 
 #: runs recomputed per sweep (a fixed random sample of its grid points x seeds)
@@ -24,27 +23,8 @@ HELD_OUT = instructions.HELD_OUT
 PAPER_CONDITIONS = ("full", "simplified", "delusive")
 
 
-@pytest.fixture(scope="module")
-def recomputed(tmp_path_factory):
-    return recompute(EXPERIMENT, SAMPLED, tmp_path_factory.mktemp("instructions"))
-
-
-@pytest.mark.parametrize("name", sorted(SAMPLED))
-def test_sampled_cells_are_what_the_code_produces(request, name):
-    skip_unless_made_here(name)
-    assert_shipped(name, *request.getfixturevalue("recomputed")[name])
-
-
-@pytest.fixture(scope="module")
-def facts():
-    return instructions.findings()
-
-
-@pytest.fixture(scope="module")
-def shipped_facts():
-    """The findings of the shipped sweeps alone (test_reproduction.py replaces a grid point
-    of ``facts``; tests of per-seed pairs take this one)."""
-    return instructions.findings()
+recomputed, test_sampled_cells_are_what_the_code_produces, facts, shipped_facts = (
+    chapter_checks(EXPERIMENT, SAMPLED, instructions.findings))
 
 
 def _gap(facts, cond, tasks, split, value="tasks_mean"):

@@ -11,7 +11,7 @@ the measured values (given in each test). Each fails if the toy stops showing it
 import pandas as pd
 import pytest
 
-from sampled import assert_shipped, recompute, skip_unless_made_here
+from sampled import chapter_checks
 from toylab.exercises import smallest_patch
 from toylab.experiments import interpolation
 
@@ -24,28 +24,8 @@ SAMPLED = {"interpolation_splits": 2, "interpolation_commute": 1,
 EXPERIMENT = "toylab.experiments.interpolation"
 
 
-@pytest.fixture(scope="module")
-def recomputed(tmp_path_factory):
-    return recompute(EXPERIMENT, SAMPLED, tmp_path_factory.mktemp("interpolation"))
-
-
-@pytest.mark.parametrize("name", sorted(SAMPLED))
-def test_sampled_cells_are_what_the_code_produces(request, name):
-    skip_unless_made_here(name)
-    assert_shipped(name, *request.getfixturevalue("recomputed")[name])
-
-
-@pytest.fixture(scope="module")
-def facts():
-    return interpolation.findings()
-
-
-@pytest.fixture(scope="module")
-def shipped_facts():
-    """The findings of the shipped sweeps alone (test_reproduction.py replaces a grid point
-    of ``facts`` with runs on other kernels; tests of per-seed pairs across two sweeps
-    take this one)."""
-    return interpolation.findings()
+recomputed, test_sampled_cells_are_what_the_code_produces, facts, shipped_facts = (
+    chapter_checks(EXPERIMENT, SAMPLED, interpolation.findings))
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ in the test. Each fails if the toy stops showing its effect. Tests whose only ar
 CPU's kernels; tests of per-seed sign counts take ``shipped_facts``.
 """
 
-import pytest
 
-from sampled import assert_shipped, recompute, skip_unless_made_here
+from sampled import chapter_checks
 from toylab.experiments import negatives
 
 #: runs recomputed per sweep (a fixed random sample of its grid points x seeds)
@@ -20,27 +19,8 @@ SAMPLED = {name: 1 for name in negatives.SWEEPS.values()}
 EXPERIMENT = "toylab.experiments.negatives"
 
 
-@pytest.fixture(scope="module")
-def recomputed(tmp_path_factory):
-    return recompute(EXPERIMENT, SAMPLED, tmp_path_factory.mktemp("negatives"))
-
-
-@pytest.mark.parametrize("name", sorted(SAMPLED))
-def test_sampled_cells_are_what_the_code_produces(request, name):
-    skip_unless_made_here(name)
-    assert_shipped(name, *request.getfixturevalue("recomputed")[name])
-
-
-@pytest.fixture(scope="module")
-def facts():
-    return negatives.findings()
-
-
-@pytest.fixture(scope="module")
-def shipped_facts():
-    """The findings of the shipped sweeps alone (test_reproduction.py replaces a grid point
-    of ``facts``; tests of per-seed pairs take this one)."""
-    return negatives.findings()
+recomputed, test_sampled_cells_are_what_the_code_produces, facts, shipped_facts = (
+    chapter_checks(EXPERIMENT, SAMPLED, negatives.findings))
 
 
 def test_sft_alone_writes_well_formed_chains_in_the_main_setting(facts):
