@@ -61,14 +61,17 @@ def test_compare_takes_means_over_seeds_past_per_seed_counts():
     from toylab.sweep import compare
 
     def frame(values):
-        # two seeds of one grid point; "examples" is a count each run derives for its
-        # own seed, so it differs between the seeds
-        return pd.DataFrame({"coverage": [0.5, 0.5], "examples": [100, 107],
-                             "seed": [0, 1], "split": "held", "part": "full",
-                             "metric": "exact_match", "value": values, "n": 8})
+        # two seeds of one grid point, two test splits each; "examples" is a count each
+        # run derives for its own seed, so it differs between the seeds; "cell" is empty
+        # in some rows, as a sweep's CSV reads it back
+        return pd.DataFrame({
+            "coverage": 0.5, "examples": [100, 100, 107, 107],
+            "cell": pd.Series([None, "a b", None, "a b"], dtype="str"),
+            "seed": [0, 0, 1, 1], "split": ["held", "id"] * 2, "part": "full",
+            "metric": "exact_match", "value": values, "n": 8})
 
-    swapped = compare(frame([0.2, 0.6]), frame([0.6, 0.2]))
+    swapped = compare(frame([0.2, 1.0, 0.6, 1.0]), frame([0.6, 1.0, 0.2, 1.0]))
     assert not swapped.identical and swapped.max_seed_difference == pytest.approx(0.4)
     assert swapped.max_mean_difference == pytest.approx(0.0)  # the same mean over seeds
-    assert compare(frame([0.2, 0.6]), frame([0.7, 0.9])).max_mean_difference == (
-        pytest.approx(0.4))
+    moved = compare(frame([0.2, 1.0, 0.6, 1.0]), frame([0.7, 1.0, 0.9, 1.0]))
+    assert moved.max_mean_difference == pytest.approx(0.4)

@@ -190,7 +190,7 @@ def compare(shipped_frame: pd.DataFrame, recomputed: pd.DataFrame) -> Reproducti
     # make every "mean" a single seed's value
     keys = [c for c in a.columns if c not in ("seed", "value", "n")]
     per_seed = [c for c in keys if a.groupby("seed")[c].agg(
-        lambda v: tuple(sorted(v.astype(str).unique()))).nunique() > 1]
+        lambda v: tuple(sorted(map(str, v.unique())))).nunique() > 1]
     keys = [c for c in keys if c not in per_seed]
     means = [f[exact].groupby(keys, dropna=False).value.mean() for f in (a, b)]
     return Reproduction(identical, float((a.value - b.value)[exact].abs().max()),

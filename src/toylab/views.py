@@ -270,10 +270,12 @@ def curve_view(frame: pd.DataFrame, *, x: str, series: str | None = None,
 def bars_view(frame: pd.DataFrame, *, x: str = "split", metrics: Sequence[str] = (
         "exact_match", "edit_distance", "bleu"), part: str = "full",
         select: dict[str, Sequence] | None = None, fixed: dict[str, object] | None = None,
-        live: pd.DataFrame | None = None, title: str | None = None) -> alt.TopLevelMixin:
+        live: pd.DataFrame | None = None, title: str | None = None,
+        metric_titles: dict[str, str] | None = None) -> alt.TopLevelMixin:
     """Bars of the mean over seeds of each metric, per value of ``x`` (test splits by
     default; ``x="part"`` draws each scored part of the output), with whiskers from the
-    lowest to the highest seed."""
+    lowest to the highest seed; ``metric_titles`` as in ``curve_view``."""
+    titles = {**METRIC_TITLES, **(metric_titles or {})}
     part = None if x == "part" else part
     rows = _metric_rows(frame, metrics, part)
     rows, params, predicates = _choices(rows, select, fixed)
@@ -286,7 +288,7 @@ def bars_view(frame: pd.DataFrame, *, x: str = "split", metrics: Sequence[str] =
     for metric in metrics:
         base = alt.Chart(band[band.metric == metric])
         x_enc = alt.X(f"{x}:N", sort=order, title=None, axis=alt.Axis(labelAngle=angle))
-        y_title = METRIC_TITLES.get(metric, metric)
+        y_title = titles.get(metric, metric)
         layer = (base.mark_bar().encode(
                      x=x_enc, color=color,
                      y=alt.Y("mean:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
