@@ -40,23 +40,32 @@ from toylab.sweep import (
     PLATFORM_SUFFIX,
     available,
     compare,
+    load_spec,
     platform_record,
     shipped,
     shipped_platform,
 )
 
-#: One grid point of chapter 1's coverage sweep: 12 of 16 compositions, with a trace, no
-#: singles.
-POINT = {"split.coverage": 0.75, "task.trace": True, "split.singles": False}
-#: One grid point of chapter 2's task sweep: 200 training tasks, full definitions (the
-#: point its answer on compose rests on).
-POINT2 = {"split.train_tasks": 200, "task.condition": "full"}
-#: One grid point of chapter 3's headline sweep: granular data at 18 of 30 pairs (the
-#: coverage at which both umbrella and granular data first reach 0.5), 10 seeds.
-POINT3 = {"split.coverage": 0.6, "split.condition": "granular"}
-#: One grid point of chapter 4's headline sweep: SFT then DPO with the likelihood term, 10
-#: seeds (the student the chapter compares with the control).
-POINT4 = {"student": "dpo_sft"}
+#: Per chapter: a shipped sweep, one of its grid points (a value for every field of the
+#: sweep's grid; its seeds are the sweep's), the chapter's ``findings``, its findings
+#: tests, and the table of ``findings()`` the sweep fills.
+POINTS = {
+    # 12 of 16 compositions, with a trace, no singles: chapter 1's most seed-sensitive
+    # sweep
+    1: ("interpolation_coverage",
+        {"split.coverage": 0.75, "task.trace": True, "split.singles": False},
+        interpolation.findings, test_findings_interpolation, "coverage"),
+    # 200 training tasks, full definitions: the point chapter 2's answer rests on
+    2: ("instructions_tasks", {"split.train_tasks": 200, "task.condition": "full"},
+        instructions.findings, test_findings_instructions, "tasks"),
+    # granular data at 18 of 30 pairs, where umbrella and granular data first reach 0.5
+    3: ("decomposition_coverage", {"split.coverage": 0.6, "split.condition": "granular"},
+        decomposition.findings, test_findings_decomposition, "coverage"),
+    # SFT then DPO with the likelihood term, the student chapter 4 compares with its
+    # control
+    4: ("negatives_students", {"student": "dpo_sft"}, negatives.findings,
+        test_findings_negatives, "students"),
+}
 
 
 def _sweep_elsewhere(spec: str, out, cache) -> pd.DataFrame:
@@ -71,39 +80,28 @@ def _sweep_elsewhere(spec: str, out, cache) -> pd.DataFrame:
     return pd.read_csv(out)
 
 
+def _point_spec(sweep: str, point: dict, folder) -> str:
+    """A sweep file for one grid point of a shipped sweep (its experiment, preset, base
+    and seeds), written into ``folder``."""
+    spec = load_spec(sweep)
+    assert set(point) == set(spec.grid), (sweep, sorted(spec.grid))
+    path = folder / f"{sweep}_point.json"
+    path.write_text(json.dumps({
+        "experiment": spec.experiment, "preset": spec.preset, "base": spec.base,
+        "grid": {field: [point[field]] for field in spec.grid},
+        "seeds": list(spec.seeds)}))
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def elsewhere(tmp_path_factory):
+    """Chapter 0's whole sweep and each chapter's grid point, on other kernels."""
     folder = tmp_path_factory.mktemp("elsewhere")
-    spec = folder / "coverage_point.json"
-    spec.write_text(json.dumps({
-        "experiment": "toylab.experiments.interpolation", "preset": "coverage",
-        "base": {k: v for k, v in POINT.items() if k != "split.coverage"},
-        "grid": {"split.coverage": [POINT["split.coverage"]]}, "seeds": [0, 1, 2, 3, 4]}))
-    spec2 = folder / "tasks_point.json"
-    spec2.write_text(json.dumps({
-        "experiment": "toylab.experiments.instructions", "preset": "tasks",
-        "base": {"task.condition": POINT2["task.condition"]},
-        "grid": {"split.train_tasks": [POINT2["split.train_tasks"]]},
-        "seeds": [0, 1, 2, 3, 4]}))
-    spec3 = folder / "decomposition_point.json"
-    spec3.write_text(json.dumps({
-        "experiment": "toylab.experiments.decomposition", "preset": "coverage",
-        "base": {"split.condition": POINT3["split.condition"]},
-        "grid": {"split.coverage": [POINT3["split.coverage"]]},
-        "seeds": list(decomposition.SEEDS)}))
-    spec4 = folder / "negatives_point.json"
-    spec4.write_text(json.dumps({
-        "experiment": "toylab.experiments.negatives", "preset": "students", "base": {},
-        "grid": {"student": [POINT4["student"]]},
-        "seeds": list(range(10))}))
-    return {"toylab": _sweep_elsewhere("toylab", folder / "toylab.csv", folder / "c"),
-            "negatives": _sweep_elsewhere(str(spec4), folder / "negatives.csv",
-                                          folder / "c"),
-            "decomposition": _sweep_elsewhere(str(spec3), folder / "decomposition.csv",
-                                              folder / "c"),
-            "coverage": _sweep_elsewhere(str(spec), folder / "point.csv", folder / "c"),
-            "tasks": _sweep_elsewhere(str(spec2), folder / "tasks_point.csv",
-                                      folder / "c")}
+    out = {0: _sweep_elsewhere("toylab", folder / "toylab.csv", folder / "c")}
+    for chapter, (sweep, point, *_) in POINTS.items():
+        out[chapter] = _sweep_elsewhere(_point_spec(sweep, point, folder),
+                                        folder / f"{sweep}.csv", folder / "c")
+    return out
 
 
 def _facts_tests(module):
@@ -119,45 +117,26 @@ def test_every_shipped_sweep_records_its_platform():
 
 
 def test_chapter_0_on_other_kernels(elsewhere):
-    report = compare(shipped("toylab"), elsewhere["toylab"])
+    report = compare(shipped("toylab"), elsewhere[0])
     assert report.within_tolerance, report
-    facts = toy_lab.findings(elsewhere["toylab"], shipped("demo"))
+    facts = toy_lab.findings(elsewhere[0], shipped("demo"))
     for check in _facts_tests(test_findings_core):
         check(facts)
 
 
-def _point_holds(sweep: str, point: dict, recomputed: pd.DataFrame, findings, tests,
-                 table: str) -> None:
-    """The shipped runs of one grid point of ``sweep`` (``point``: config path -> value)
-    against the same runs on other kernels: means within tolerance, and every ``facts``
-    test of ``tests`` still passing with the recomputed runs in the shipped ones' place
-    (``findings({table: mixed})``)."""
-    frame = shipped(sweep)
+@pytest.mark.parametrize("chapter", sorted(POINTS))
+def test_a_grid_point_on_other_kernels(elsewhere, chapter):
+    """The shipped runs of the chapter's grid point against the same runs on other
+    kernels: means within tolerance, and every ``facts`` test of the chapter still passing
+    with the recomputed runs in the shipped ones' place."""
+    sweep, point, findings, tests, table = POINTS[chapter]
+    frame, names = shipped(sweep), load_spec(sweep).columns()
     here = pd.Series(True, index=frame.index)
     for path, value in point.items():
-        here &= frame[path.split(".")[-1]] == value
+        here &= frame[names[path]] == value
+    recomputed = elsewhere[chapter]
     report = compare(frame[here], recomputed)
     assert report.within_tolerance, report
     facts = findings({table: pd.concat([frame[~here], recomputed], ignore_index=True)})
     for check in _facts_tests(tests):
         check(facts)
-
-
-def test_chapter_1_on_other_kernels(elsewhere):
-    _point_holds("interpolation_coverage", POINT, elsewhere["coverage"],
-                 interpolation.findings, test_findings_interpolation, "coverage")
-
-
-def test_chapter_2_on_other_kernels(elsewhere):
-    _point_holds("instructions_tasks", POINT2, elsewhere["tasks"], instructions.findings,
-                 test_findings_instructions, "tasks")
-
-
-def test_chapter_3_on_other_kernels(elsewhere):
-    _point_holds("decomposition_coverage", POINT3, elsewhere["decomposition"],
-                 decomposition.findings, test_findings_decomposition, "coverage")
-
-
-def test_chapter_4_on_other_kernels(elsewhere):
-    _point_holds("negatives_students", POINT4, elsewhere["negatives"], negatives.findings,
-                 test_findings_negatives, "students")
