@@ -127,6 +127,9 @@ class Language:
         self.sentences = np.array(list(itertools.product(range(cfg.n_words),
                                                          repeat=cfg.length)), np.int64)
         self.logp = self.logprob_of(self.sentences)
+        # each sentence's rank by log-probability, from 0 (least probable) to 1 (most)
+        order = np.argsort(np.argsort(self.logp, kind="stable"), kind="stable")
+        self.rank = order / (len(order) - 1)
 
     def logprob_of(self, sentences: np.ndarray) -> np.ndarray:
         """Exact log-probabilities of sentences given as rows of word indices."""
@@ -282,8 +285,7 @@ class CipherTask(Task):
         if band == "any":
             return np.ones(len(self.language.logp), bool)
         check_choice("band", band, BANDS)
-        order = np.argsort(np.argsort(self.language.logp, kind="stable"), kind="stable")
-        rank = order / (len(order) - 1)  # 0: least probable, 1: most
+        rank = self.language.rank
         if band == "high":
             return rank >= 1 - band_share
         if band == "low":
