@@ -308,8 +308,11 @@ def check_coverage_needed(prediction: dict) -> bool:
     more or less when wrong."""
     from toylab.experiments import decomposition
 
-    if _unanswered(prediction=prediction) or _unanswered(
-            **{k: prediction.get(k) for k in ("umbrella", "granular")}):
+    if _unanswered(prediction=prediction):
+        return False
+    if not isinstance(prediction, dict):
+        raise ValueError('answer with a dict: {"umbrella": ..., "granular": ...}')
+    if _unanswered(**{k: prediction.get(k) for k in ("umbrella", "granular")}):
         return False
     allowed = [*decomposition.COVERAGES, "never"]
     for cond in ("umbrella", "granular"):
@@ -326,7 +329,7 @@ def check_coverage_needed(prediction: dict) -> bool:
     return _report(not wrong, "umbrella data first reaches "
                    f"{decomposition.WORKS} at {works['umbrella']}, granular data at "
                    f"{works['granular']} (mean over the shipped seeds). Now read the "
-                   "paired differences below: how sure is that tie?",
+                   "paired differences below: how sure is that comparison?",
                    "; ".join(wrong) + ". Keep your prediction written down, then read "
                    "the figure.")
 
