@@ -3,6 +3,7 @@ import json
 import pytest
 
 from toylab.cache import Cache
+from toylab.config import override
 from toylab.sweep import available, load_spec, sweep
 
 SPEC = {
@@ -75,3 +76,20 @@ def test_compare_takes_means_over_seeds_past_per_seed_counts():
     assert swapped.max_mean_difference == pytest.approx(0.0)  # the same mean over seeds
     moved = compare(frame([0.2, 1.0, 0.6, 1.0]), frame([0.7, 1.0, 0.9, 1.0]))
     assert moved.max_mean_difference == pytest.approx(0.4)
+
+
+def test_runs_on_several_threads_run_one_at_a_time_here(tmp_path, monkeypatch):
+    # two workers of two-thread runs would ask four threads of two cores, and torch's
+    # spinning threads then slowed runs up to fortyfold: such runs take this process
+    from toylab import sweep as sweep_module
+
+    ran = []
+    monkeypatch.setattr(sweep_module, "_run_job",
+                        lambda experiment, config, root: ran.append(config.seed))
+    monkeypatch.setattr(sweep_module, "make_pool", lambda *a: pytest.fail("a pool"))
+    spec = load_spec(write(tmp_path, [0, 1]))
+    jobs = [sweep_module.Job(j.columns, override(j.config, {"train.threads": 2}))
+            for j in spec.jobs()]
+    sweep_module.run_jobs(spec.experiment, jobs, Cache(tmp_path / "c"), workers=2,
+                          progress=False)
+    assert sorted(ran) == [0, 0, 1, 1]

@@ -321,7 +321,10 @@ def run_jobs(experiment: str, jobs: list[Job], cache: Cache, workers: int = 2,
     With ``workers=1`` and no ``pool`` the jobs run in this process; ``pool`` reuses an
     executor from ``make_pool`` (the benchmark does, to time runs without start-up).
     ``scheduler``, the address of a running Dask scheduler, runs them on its cluster
-    instead (``workers`` is then the cluster's business).
+    instead (``workers`` is then the cluster's business). Without a ``pool``, jobs that
+    train on more than one torch thread run one at a time in this process first: beside
+    other workers they would ask for more threads than there are cores, and torch's
+    threads wait for each other by spinning, which slowed such runs here up to fortyfold.
     """
     kind = experiment_of(experiment).kind
     todo = [j for j in jobs if key(kind, j.config) not in cache]
@@ -332,11 +335,14 @@ def run_jobs(experiment: str, jobs: list[Job], cache: Cache, workers: int = 2,
             if todo:
                 _run_on_cluster(experiment, todo, cache, scheduler, bar)
             return
-        if workers <= 1 and pool is None:
-            for job in todo:
+        if pool is None:  # wide jobs (or every job, with one worker) in this process
+            here = {id(j) for j in todo if workers <= 1 or _threads(j.config) > 1}
+            for job in [j for j in todo if id(j) in here]:
                 _run_job(experiment, job.config, str(cache.root))
                 bar.update()
-            return
+            todo = [j for j in todo if id(j) not in here]
+            if not todo:
+                return
         with contextlib.ExitStack() as stack:
             if pool is None:
                 pool = stack.enter_context(make_pool(workers, experiment))
@@ -352,6 +358,11 @@ def run_jobs(experiment: str, jobs: list[Job], cache: Cache, workers: int = 2,
                 raise
     finally:
         bar.close()
+
+
+def _threads(config) -> int:
+    """The torch threads a run of ``config`` trains on."""
+    return int(getattr(getattr(config, "train", None), "threads", 1))
 
 
 def collect(experiment: str, jobs: list[Job], cache: Cache) -> pd.DataFrame:
