@@ -2,6 +2,8 @@
 are exact, the ciphers invert, the bands are ordered, the mixture has the shares it is
 given, and no test sentence is trained on."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -67,6 +69,7 @@ def test_bands_are_ordered_by_probability_and_training_follows_the_chain():
     means = {band: TASK.language.logprob_of(
         TASK.draw_sentences(band, 200, rng, "test", salt=3)).mean() for band in BANDS}
     assert means["high"] > means["medium"] > means["low"]
+    assert means["medium"] > means["shuffled"]
     # sentences drawn from the chain are far more probable than a band's uniform draw
     chain = TASK.language.logprob_of(TASK.draw_sentences("any", 400, rng, "train", 3))
     assert chain.mean() > means["medium"]
@@ -95,6 +98,36 @@ def test_the_mixture_has_its_shares_and_no_test_sentence_is_trained():
     trained = sentences(split.train)
     for band in BANDS:
         assert not trained & sentences(split.tests[band]), band
+
+
+def test_shuffled_sentences_are_medium_words_in_a_less_probable_order():
+    rng = np.random.default_rng(2)
+    lang = TASK.language
+    medium = TASK.band_mask("medium", 0.1)
+    test = TASK._share(3, 0.2) == 2
+    out = TASK.draw_sentences("shuffled", 100, rng, "test", salt=3)
+    for s in out:
+        assert test[TASK._index(s)[0]]  # a test sentence itself
+        # some order of its words is a medium test sentence more probable than it
+        sources = [TASK._index(np.array(p))[0] for p in itertools.permutations(s)]
+        assert any(medium[i] and test[i] and lang.logp[i] > lang.logprob_of(s)[0]
+                   for i in sources)
+
+
+def test_uniform_cipher_sentences_leave_plain_text_on_the_chain():
+    base = dict(n_train=6000, test_shifts=(3,), n_test=4, n_val=16)
+    chain = make_split(TASK, CipherSplitConfig(**base), 0)
+    flat = make_split(TASK, CipherSplitConfig(**base, cipher_draw="uniform"), 0)
+    def mean_logp(split, marker):
+        rows = [TASK.vocab.decode(t)[:-1] for p, t in zip(split.train.prompts(),
+                                                         split.train.targets())
+                if TASK.vocab.decode(p)[0] == marker]
+        return np.mean([TASK.language.logprob(r) for r in rows])
+    assert mean_logp(flat, "<text>") == mean_logp(chain, "<text>")  # the same draws
+    # decoding targets are plain sentences: uniform ones are far less probable
+    assert mean_logp(flat, "<dec>") < mean_logp(chain, "<dec>") - 5
+    with pytest.raises(ValueError, match="cipher_draw"):
+        CipherSplitConfig(cipher_draw="zipf")
 
 
 def test_bad_settings_say_what_is_wrong():

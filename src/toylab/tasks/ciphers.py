@@ -22,14 +22,19 @@ point: the paper's built-in control.
 
 *Bands* of sentences by exact log-probability (over all sentences, uniformly): ``high``
 (the top ``band_share``), ``medium`` (the ``band_share`` around the median) and ``low`` (the
-bottom ``band_share``); training draws sentences from the chain itself (band ``any``), so
-probable sentences are frequent in training, as text is on the Internet. Sentences are split
+bottom ``band_share``); and ``shuffled``: medium sentences with their words put in a random
+order (the paper's low-probability set is built this way), so the same words, less
+probable. Training draws sentences from the chain itself (band ``any``), so probable
+sentences are frequent in training, as text is on the Internet. Sentences are split
 into a train and a test share by a salted hash, so no test sentence is ever trained on.
 
 The split strategy (``make_cipher_split``) trains on a mixture: a ``text_share`` of plain
 text, the rest cipher examples, decoding and encoding equally, with each shift's share of
-them given by ``shift_shares`` (skewed: one common shift, rare others). Its test splits
-are the bands, each holding both directions of every test shift.
+them given by ``shift_shares`` (skewed: one common shift, rare others). The cipher
+examples' sentences come from the chain too (``cipher_draw="chain"``), or uniformly from all
+training sentences (``"uniform"``: then a ciphertext's frequency in training no longer
+follows its sentence's probability; plain text still does). Its test splits are the bands,
+each holding both directions of every test shift.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ LETTERS = "ABCDEFGHIJKLMNOP"
 SEP = "_"
 TEXT, DEC, ENC, ASK = "<text>", "<dec>", "<enc>", "="
 DIRECTIONS = ("text", "decode", "encode")
-BANDS = ("high", "medium", "low")
+BANDS = ("high", "medium", "low", "shuffled")
+DRAWS = ("chain", "uniform")
 MARKERS = {"text": TEXT, "decode": DEC, "encode": ENC}
 
 
@@ -184,6 +190,8 @@ class CipherSplitConfig:
         n_val: validation examples (decode and encode of the trained shifts), 1-5,000.
         band_share: share of all sentences in each band, in (0, 0.33].
         test_share: share of sentences kept out of training, in [0.05, 0.5].
+        cipher_draw: where the cipher examples' sentences come from: ``chain`` (as plain
+            text) or ``uniform`` (every training sentence equally).
     """
 
     n_train: int = 20_000
@@ -194,6 +202,7 @@ class CipherSplitConfig:
     n_val: int = 128
     band_share: float = 0.1
     test_share: float = 0.2
+    cipher_draw: str = "chain"
 
     def __post_init__(self):
         check_range("n_train", self.n_train, 1, 200_000, integer=True)
@@ -213,6 +222,7 @@ class CipherSplitConfig:
         check_range("n_val", self.n_val, 1, 5_000, integer=True)
         check_range("band_share", self.band_share, 1e-3, 0.33)
         check_range("test_share", self.test_share, 0.05, 0.5)
+        check_choice("cipher_draw", self.cipher_draw, DRAWS)
 
 
 @register_task
@@ -223,6 +233,7 @@ class CipherTask(Task):
         TestSplit("high", "sentences of high probability", "#1b7837"),
         TestSplit("medium", "sentences of medium probability", "#bf812d"),
         TestSplit("low", "sentences of low probability", "#c51b7d"),
+        TestSplit("shuffled", "medium sentences, words shuffled", "#762a83"),
     )
 
     def __init__(self, config: CipherConfig):
@@ -281,8 +292,9 @@ class CipherTask(Task):
         return np.where(u >= test_share, 0, np.where(u < test_share / 2, 1, 2))
 
     def band_mask(self, band: str, band_share: float) -> np.ndarray:
-        """Sentences in one band (``any``: all of them)."""
-        if band == "any":
+        """Sentences in one band (``any``: all of them; ``shuffled``: the medium ones,
+        which are then shuffled)."""
+        if band in ("any", "uniform"):
             return np.ones(len(self.language.logp), bool)
         check_choice("band", band, BANDS)
         rank = self.language.rank
@@ -290,22 +302,52 @@ class CipherTask(Task):
             return rank >= 1 - band_share
         if band == "low":
             return rank <= band_share
-        return np.abs(rank - 0.5) <= band_share / 2
+        return np.abs(rank - 0.5) <= band_share / 2  # medium, and shuffled's source
+
+    def _index(self, sentences: np.ndarray) -> np.ndarray:
+        """Row numbers in ``language.sentences`` of sentences given as word indices."""
+        n = self.config.n_words
+        powers = n ** np.arange(self.config.length - 1, -1, -1)
+        return np.atleast_2d(sentences) @ powers
+
+    def _shuffled(self, idx: np.ndarray, n: int, rng: np.random.Generator,
+                  keep: np.ndarray) -> np.ndarray:
+        """``n`` sentences made by putting the words of sentences ``idx`` in a random
+        order, each another sentence of the share ``keep`` and less probable than the
+        one it came from."""
+        lang = self.language
+        out: list[int] = []
+        for _ in range(200 * n):
+            source = int(rng.choice(idx))
+            words = rng.permutation(lang.sentences[source])
+            new = int(self._index(words)[0])
+            if new != source and keep[new] and lang.logp[new] < lang.logp[source]:
+                out.append(new)
+                if len(out) == n:
+                    return np.array(out)
+        raise ValueError("too few shuffled sentences in this share; raise band_share or "
+                         "test_share")
 
     def draw_sentences(self, band: str, n: int, rng: np.random.Generator, pool: str,
                        salt: int, test_share: float = 0.2, band_share: float = 0.1
                        ) -> np.ndarray:
         """``n`` sentences (rows of word indices) from one share: from the chain itself
-        (band ``any``), or uniformly among the sentences of a band."""
+        (band ``any``), uniformly among all of them (``uniform``) or among the sentences
+        of a band."""
         check_choice("pool", pool, ("train", "val", "test"))
         code = {"train": 0, "val": 1, "test": 2}[pool]
-        keep = (self._share(salt, test_share) == code) & self.band_mask(band, band_share)
+        share = self._share(salt, test_share) == code
+        keep = share & self.band_mask(band, band_share)
         idx = np.flatnonzero(keep)
         if not len(idx):
             raise ValueError(f"no sentence of band {band!r} in the {pool} share")
+        if band == "shuffled":
+            return self.language.sentences[self._shuffled(idx, n, rng, share)]
         if band == "any":
             p = np.exp(self.language.logp[idx])
             chosen = rng.choice(idx, size=n, p=p / p.sum())
+        elif band == "uniform":
+            chosen = rng.choice(idx, size=n)
         else:
             chosen = rng.choice(idx, size=n)
         return self.language.sentences[chosen]
@@ -343,6 +385,11 @@ def make_cipher_split(task: CipherTask, cfg: CipherSplitConfig, seed: int) -> Sp
     shift = rng.choice(shifts, size=cfg.n_train, p=weights)
     sentences = task.draw_sentences("any", cfg.n_train, rng, "train", salt,
                                     cfg.test_share, cfg.band_share)
+    if cfg.cipher_draw == "uniform":  # cipher examples: every training sentence equally
+        gen = np.random.default_rng([seed, 0xD4A3])
+        flat = task.draw_sentences("uniform", cfg.n_train, gen, "train", salt,
+                                   cfg.test_share, cfg.band_share)
+        sentences = np.where(is_text[:, None], sentences, flat)
     cells = [CipherCell("text", 0) if t else CipherCell(str(d), int(k))
              for t, d, k in zip(is_text, direction, shift)]
     train = task.encode([task.example(c, s) for c, s in zip(cells, sentences)], cells)
