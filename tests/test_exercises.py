@@ -196,3 +196,31 @@ def test_chapter_4_checks_read_the_shipped_seeds_and_the_learners_runs(capsys):
     assert not check_student_difference(dpo, control, diff + 0.1)
     with pytest.raises(ValueError, match="more than the student"):
         check_student_difference(dpo, control[::-1], diff)
+
+
+def test_chapter_5_checks_read_the_shipped_seeds_and_the_learners_runs(capsys):
+    from toylab.exercises import check_embers_prediction, check_gap_change, check_wrong_kind
+    from toylab.experiments import embers
+
+    facts = embers.findings()
+    assert check_embers_prediction(facts["rare_mean"]["decode|0.6|low"])
+    capsys.readouterr()
+    high = facts["rare_mean"]["decode|0.6|high"]
+    assert not check_embers_prediction(0.0, band="high")  # measured: 0.91
+    assert f"{high:.2f}" not in capsys.readouterr().out  # never prints the answer
+    assert not check_embers_prediction(None)
+
+    tiny = {"train.max_steps": 20, "split.n_test": 8, "split.n_train": 500}
+    mine = embers.runs_for(seeds=[0, 1], changes={**tiny, "split.text_share": 0.05})
+    base = embers.runs_for(seeds=[0, 1], changes=tiny)
+    truth = embers.wrong_kind(base[0], 0)
+    assert check_wrong_kind(base[0], 0, truth)
+    other = next(k for k in ("more probable", "less probable", "not a sentence")
+                 if k != truth)
+    assert not check_wrong_kind(base[0], 0, other)
+    assert not check_wrong_kind(base[0], 0, None)
+    diff = embers.mean_gap_difference(mine, base)
+    assert check_gap_change(mine, base, diff)
+    assert not check_gap_change(mine, base, diff + 0.1)
+    with pytest.raises(ValueError, match="same seeds"):
+        check_gap_change(mine, base[::-1], diff)

@@ -7,7 +7,7 @@ platform that made them (recorded beside each, ``NAME.platform.json``; the findi
 check that). This module runs the code on another CPU's kernels, here and now: torch's
 portable ``default`` kernels (``ATEN_CPU_CAPABILITY=default``), in a separate process. It
 recomputes chapter 0's whole sweep, one grid point of chapter 1's most seed-sensitive
-sweep, and one grid point each of chapters 2, 3 and 4, and checks what the chapters rely on:
+sweep, and one grid point each of chapters 2 to 5, and checks what the chapters rely on:
 means over seeds within ``toylab.sweep.MEAN_TOLERANCE`` of the shipped ones, and every
 finding of the chapter still holding when the recomputed runs take the shipped ones'
 place.
@@ -26,11 +26,13 @@ import pytest
 
 import test_findings_core
 import test_findings_decomposition
+import test_findings_embers
 import test_findings_instructions
 import test_findings_interpolation
 import test_findings_negatives
 from toylab.experiments import (
     decomposition,
+    embers,
     instructions,
     interpolation,
     negatives,
@@ -65,6 +67,9 @@ POINTS = {
     # control
     4: ("negatives_students", {"student": "dpo_sft"}, negatives.findings,
         test_findings_negatives, "students"),
+    # the live panels' default setting, which a learner retrains on their own CPU
+    5: ("embers_live", {"rare_share": 0.1, "split.cipher_draw": "chain"}, embers.findings,
+        test_findings_embers, "live"),
 }
 
 

@@ -461,3 +461,65 @@ def check_student_difference(treated: Sequence, control: Sequence, my_difference
                    f"{len(treated)} seeds; with this few seeds, say how sure you are",
                    "compute value('test', metric) of each run and average the "
                    "differences seed by seed")
+
+
+def check_embers_prediction(my_prediction: float, share: float = 0.6, band: str = "low",
+                            direction: str = "decode", slack: float = 0.1) -> bool:
+    """Exercise 5.1: is your predicted exact match of ``direction`` shift 2 on the band
+    ``band`` when shift 2 has ``share`` of the cipher examples within ``slack`` of the
+    shipped seeds (lowest to highest)? The range is shown only once your prediction falls
+    in it."""
+    from toylab.config import check_choice
+    from toylab.experiments import embers as chapter
+    from toylab.tasks.ciphers import BANDS
+
+    if _unanswered(my_prediction=my_prediction):
+        return False
+    check_range("my_prediction", my_prediction, 0.0, 1.0)
+    check_choice("share", share, chapter.SHARES)
+    check_choice("band", band, BANDS)
+    check_choice("direction", direction, chapter.DIRECTIONS)
+    rows = select(chapter.frames()["shares"], "exact_match", rare_share=share, shift=2,
+                  split=band, direction=direction)
+    low, high, mean = rows.value.min(), rows.value.max(), rows.value.mean()
+    ok = low - slack <= my_prediction <= high + slack
+    side = "above" if my_prediction > high + slack else "below"
+    return _report(ok, f"the {len(rows)} shipped seeds reached {low:.2f} to {high:.2f} "
+                   f"(mean {mean:.2f})", f"you predicted {my_prediction:.2f}, which is "
+                   f"{side} every shipped seed by more than {slack}. Keep your prediction "
+                   "written down, then look at the figure and ask what your guess assumed.")
+
+
+def check_wrong_kind(result, row: int, my_answer: str) -> bool:
+    """Exercise 5.2: is row ``row`` of ``embers.wrong_outputs(result)`` what you say:
+    ``"more probable"`` (a sentence of the language more probable than the right one),
+    ``"less probable"`` or ``"not a sentence"``?"""
+    from toylab.config import check_choice
+    from toylab.experiments import embers as chapter
+
+    if _unanswered(my_answer=my_answer):
+        return False
+    check_choice("my_answer", my_answer, ("more probable", "less probable",
+                                          "not a sentence"))
+    truth = chapter.wrong_kind(result, row)
+    return _report(truth == my_answer, f"row {row} is {truth}",
+                   "not quite: split the output into words at _, check each is a word of "
+                   "the language (embers.words(result)), then compare the two sentences' "
+                   "exact log-probabilities (embers.sentence_logprob(result, text))")
+
+
+def check_gap_change(changed: Sequence, base: Sequence, my_difference: float) -> bool:
+    """Exercise 5.3: ``changed`` and ``base`` are runs on the same seeds, in the same
+    order, that differ in one thing; is ``my_difference`` the mean over seeds of their
+    decoding gaps (``embers.gap``: high minus low) within 0.005?"""
+    from toylab.experiments import embers as chapter
+
+    if _unanswered(my_difference=my_difference):
+        return False
+    mean = chapter.mean_gap_difference(list(changed), list(base))
+    wider = sum(chapter.gap(a) > chapter.gap(b) for a, b in zip(changed, base))
+    return _report(abs(mean - my_difference) <= 0.005,
+                   f"mean change of the gap {mean:+.3f}, wider in {wider} of "
+                   f"{len(changed)} seeds; with this few seeds, say how sure you are",
+                   "compute embers.gap(run) for each run and average the differences "
+                   "seed by seed")
