@@ -290,7 +290,7 @@ class Embers(Experiment):
     def probe(self, cfg: EmbersConfig, trained: Trained) -> Rows:
         rows, samples = score(trained.model, trained.task, trained.split.tests)
         record = trained.split.record
-        cipher = sum(v for k, v in record.items() if k.startswith("shift_"))
+        cipher = max(1, sum(v for k, v in record.items() if k.startswith("shift_")))
         share = {k: record.get(f"shift_{k}", 0) / cipher for k in range(1, 16)}
         tracker = record.pop("tracker", None)
         if tracker is not None:  # the last record: the model as training left it
@@ -857,7 +857,8 @@ def _card(out: Findings) -> None:
          f"{rare['decode|0.1|high']:.2f} at 0.1, {rare['decode|0.6|high']:.2f} at 0.6 "
          f"(5 seeds); a shift never trained: {v['untrained_max']:.2f} in every run",
          "same direction; here an untrained shift is never decoded at all, and accuracy "
-         "saturates once a shift has a few percent of the cipher examples"),
+         "rises steeply over a shift's first few percent of the cipher examples, then "
+         "flattens"),
         ("Accuracy tracks the probability of the right output",
          "GPT-4 rot-13 decoding 0.51 / 0.22 / 0.13 (high / medium / low) [P, R]",
          f"decoding shifts 1-3 at the default mix: {dec['high']:.2f} / {dec['medium']:.2f}"
@@ -886,7 +887,17 @@ def _card(out: Findings) -> None:
              f"{s:g}: {g:+.2f}" for s, g in gaps.items()) + " at 6,000 steps; "
          + ", ".join(f"{s:g}: {g:+.2f}" for s, g in long_gaps.items())
          + " at 18,000 steps on three times the data",
-         "the toy's answer to the book's question"),
+         "the toy's answer: no; more of the rare shift leaves the gap open, and longer "
+         "training on more data narrows it slowly"),
+        ("Covering the improbable answers closes the gap", "not tested by the paper",
+         f"decoding, cipher sentences drawn uniformly (plain text still from the chain): "
+         f"high minus low {v['control_gap_decode']['uniform']:+.2f} (seeds "
+         f"{v['control_gap_decode_min']['uniform']:+.2f} to "
+         f"{v['control_gap_decode_max']['uniform']:+.2f}) against "
+         f"{v['control_gap_decode']['chain']:+.2f} drawn from the chain; narrower in "
+         f"{v['control_gap_decode_diff'][2]} of {v['control_gap_decode_diff'][3]} seeds",
+         "the toy's answer: yes, at the same number of examples and steps; the region is "
+         "under-covered, not cursed"),
     ]
 
 
