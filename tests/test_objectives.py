@@ -72,3 +72,13 @@ def test_replay_mix_draws_the_asked_share():
     assert not none.rows() & old.rows()
     with pytest.raises(ValueError, match="replay share"):
         replay_mix(new, old, 1.5, 10, np.random.default_rng(0))
+
+
+def test_recording_calls_its_probe_every_n_steps_and_leaves_the_loss_alone():
+    from toylab.objectives import recording
+
+    seen = []
+    plain = lambda model: (lambda policy, batch: batch)  # noqa: E731 (a stand-in loss)
+    loss = recording(plain, 3, lambda model, step: seen.append(step))(None)
+    assert [loss(None, i) for i in range(8)] == list(range(8))
+    assert seen == [3, 6]

@@ -417,10 +417,16 @@ def check_negatives_prediction(my_prediction: float, student: str = "dpo",
     check_choice("metric", metric, ("accuracy", "format_valid"))
     rows = select(chapter.frames()["coverage"], metric, student=student,
                   negatives=negatives)
-    low, high, mean = rows.value.min(), rows.value.max(), rows.value.mean()
+    return _within_seeds(my_prediction, rows.value, slack)
+
+
+def _within_seeds(my_prediction: float, values: pd.Series, slack: float) -> bool:
+    """Is a prediction within ``slack`` of the shipped seeds' ``values`` (lowest to
+    highest)? Says the range only when it is."""
+    low, high, mean = values.min(), values.max(), values.mean()
     ok = low - slack <= my_prediction <= high + slack
     side = "above" if my_prediction > high + slack else "below"
-    return _report(ok, f"the {len(rows)} shipped seeds reached {low:.2f} to {high:.2f} "
+    return _report(ok, f"the {len(values)} shipped seeds reached {low:.2f} to {high:.2f} "
                    f"(mean {mean:.2f})", f"you predicted {my_prediction:.2f}, which is "
                    f"{side} every shipped seed by more than {slack}. Keep your prediction "
                    "written down, then look at the figure and ask what your guess assumed.")
@@ -481,13 +487,7 @@ def check_embers_prediction(my_prediction: float, share: float = 0.6, band: str 
     check_choice("direction", direction, chapter.DIRECTIONS)
     rows = select(chapter.frames()["shares"], "exact_match", rare_share=share, shift=2,
                   split=band, direction=direction)
-    low, high, mean = rows.value.min(), rows.value.max(), rows.value.mean()
-    ok = low - slack <= my_prediction <= high + slack
-    side = "above" if my_prediction > high + slack else "below"
-    return _report(ok, f"the {len(rows)} shipped seeds reached {low:.2f} to {high:.2f} "
-                   f"(mean {mean:.2f})", f"you predicted {my_prediction:.2f}, which is "
-                   f"{side} every shipped seed by more than {slack}. Keep your prediction "
-                   "written down, then look at the figure and ask what your guess assumed.")
+    return _within_seeds(my_prediction, rows.value, slack)
 
 
 def check_wrong_kind(result, row: int, my_answer: str) -> bool:

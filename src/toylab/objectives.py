@@ -112,3 +112,25 @@ def replay_mix(current: Examples, earlier: Examples, share: float, n: int,
                 raise ValueError("nothing to draw from: a phase has no examples")
             parts.append(pool.subset(rng.choice(len(pool), k, replace=k > len(pool))))
     return Examples.concat(parts)
+
+
+def recording(objective: Objective, every: int,
+              record: Callable[[nn.Module, int], None]) -> Objective:
+    """``objective``, calling ``record(model, step)`` after every ``every`` steps (before
+    the next step's loss; not before the first): what a probe during training hooks on.
+    """
+    check_range("every", every, 1, 10**9, integer=True)
+
+    def start(model: nn.Module) -> LossFn:
+        loss_fn = objective(model)
+        calls = [0]
+
+        def loss(policy: nn.Module, batch: Batch) -> torch.Tensor:
+            if calls[0] and calls[0] % every == 0:
+                record(policy, calls[0])
+            calls[0] += 1
+            return loss_fn(policy, batch)
+
+        return loss
+
+    return start

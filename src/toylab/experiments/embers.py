@@ -54,7 +54,7 @@ from toylab.experiment import (
     Trained,
     stream_seed,
 )
-from toylab.objectives import Objective, sequence_logprob
+from toylab.objectives import Objective, recording, sequence_logprob
 from toylab.panels import PanelSpec
 from toylab.results import Findings, analysis, paired, seed_band, select
 from toylab.splits import make_split
@@ -250,16 +250,7 @@ class Tracker:
         self.rows += [{**r, "step": step} for r in rows]
 
     def __call__(self, model):
-        loss_fn = self.objective(model)
-        calls = [0]
-
-        def loss(policy, batch):
-            if calls[0] and calls[0] % self.every == 0:
-                self.record(policy, calls[0])
-            calls[0] += 1
-            return loss_fn(policy, batch)
-
-        return loss
+        return recording(self.objective, self.every, self.record)(model)
 
 
 class Embers(Experiment):

@@ -45,7 +45,14 @@ import torch
 from toylab.config import check_choice, check_range, override
 from toylab.evaluate import decode_examples
 from toylab.experiment import Experiment, ExperimentConfig, Phase, Rows, Trained
-from toylab.objectives import Objective, dpo, frozen_copy, pair_tensors, sequence_logprob
+from toylab.objectives import (
+    Objective,
+    dpo,
+    frozen_copy,
+    pair_tensors,
+    recording,
+    sequence_logprob,
+)
 from toylab.objectives import sft as sft_objective
 from toylab.panels import PanelSpec
 from toylab.results import Findings, analysis, paired, seed_band, select, span
@@ -150,18 +157,10 @@ class Tracker:
         self.rows.append(row)
 
     def __call__(self, model):
-        loss_fn = self.objective(model)
+        loss_fn = recording(self.objective, self.every, self._record)(model)
         self.start = self._logps(frozen_copy(model))
         self._record(model, 0)
-        calls = [0]
-
-        def loss(policy, batch):
-            if calls[0] and calls[0] % self.every == 0:
-                self._record(policy, calls[0])
-            calls[0] += 1
-            return loss_fn(policy, batch)
-
-        return loss
+        return loss_fn
 
 
 class Negatives(Experiment):
