@@ -74,8 +74,6 @@ DIRECTIONS = ("decode", "encode")
 WRONG_METRICS = ("sentence", "more_probable", "model_logp_right", "model_logp_output")
 BAND_COLORS = {"high": "#1b7837", "medium": "#bf812d", "low": "#c51b7d",
                "shuffled": "#762a83"}
-BAND_NAMES = {"high": "high-probability sentences", "medium": "medium",
-              "low": "low", "shuffled": "medium, words shuffled"}
 
 
 @dataclass(frozen=True)
