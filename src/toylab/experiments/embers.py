@@ -863,7 +863,7 @@ def _card(out: Findings) -> None:
          "examples shift sentences drawn from the chain); drawn uniformly, both "
          "directions are flat"),
         ("Wrong answers are pulled toward probable text",
-         "the paper's interpretation [P]",
+         "what the paper's account predicts; no number for it in our reference notes",
          f"of the wrong decodings, {mech['more_probable']['low']:.2f} (low band) and "
          f"{mech['more_probable']['high']:.2f} (high band) are a sentence more probable "
          "than the right one; the model gives the right answer "
@@ -906,15 +906,14 @@ def examples(seed: int = 0) -> pd.DataFrame:
         rows.append({"kind": f"a {band} sentence" if band != "shuffled" else
                      "a medium sentence, words shuffled",
                      "prompt": "", "target": " ".join(task.language.tokens(s)),
-                     "exact log-probability": round(float(task.language.logprob_of(s)[0]),
-                                                    2)})
+                     "exact log-probability": f"{task.language.logprob_of(s)[0]:.2f}"})
     first = task.draw_sentences("high", 1, rng, "test", salt=seed)[0]
     for cell in (CipherCell("text", 0), CipherCell("decode", 3), CipherCell("encode", 3)):
         prompt, target = task.example(cell, first)
         rows.append({"kind": f"training example: {cell.direction}"
                      + (f" shift {cell.shift}" if cell.shift else ""),
                      "prompt": " ".join(prompt), "target": " ".join(target[:-1]),
-                     "exact log-probability": None})
+                     "exact log-probability": ""})
     return pd.DataFrame(rows)
 
 
