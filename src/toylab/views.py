@@ -152,6 +152,21 @@ def _step(values: Sequence[float]) -> float:
     return min(gaps) if gaps else 1.0
 
 
+def menu(column: str, options: Sequence, value: object = None, label: str | None = None
+         ) -> alt.Parameter:
+    """A control on the static site over ``options`` of ``column`` (radio buttons for up
+    to four, else a drop-down), starting at ``value`` (default: the first option);
+    filter a chart with ``alt.datum[column] == menu(...)``."""
+    options = list(options)
+    labels = [str(o) for o in options]
+    name = f"{label or column} "
+    bind = (alt.binding_radio(options=options, labels=labels, name=name)
+            if len(options) <= 4 else
+            alt.binding_select(options=options, labels=labels, name=name))
+    start = value if value in options else options[0]
+    return alt.param(name=column.replace(" ", "_"), value=start, bind=bind)
+
+
 def _choices(frame: pd.DataFrame, select: dict[str, Sequence] | None,
              fixed: dict[str, object] | None) -> tuple[pd.DataFrame, list, list]:
     """Rows of ``fixed`` values, plus one menu (static site) per ``select`` column.
@@ -165,12 +180,7 @@ def _choices(frame: pd.DataFrame, select: dict[str, Sequence] | None,
     for column, options in (select or {}).items():
         if column not in frame:
             raise ValueError(f"the frame has no column {column!r}; columns: {list(frame)}")
-        options = list(options)
-        labels = [str(o) for o in options]
-        bind = (alt.binding_radio(options=options, labels=labels, name=f"{column} ")
-                if len(options) <= 4 else
-                alt.binding_select(options=options, labels=labels, name=f"{column} "))
-        param = alt.param(name=column.replace(" ", "_"), value=options[0], bind=bind)
+        param = menu(column, list(options))
         params.append(param)
         predicates.append(alt.datum[column] == param)
     if frame.empty:

@@ -69,6 +69,7 @@ from toylab.tasks.ciphers import (
     shift_tokens,
 )
 from toylab.train import TrainConfig
+from toylab.views import menu
 
 DIRECTIONS = ("decode", "encode")
 WRONG_METRICS = ("sentence", "more_probable", "model_logp_right", "model_logp_output")
@@ -137,7 +138,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "long": {"train.max_steps": 18000, "split.n_train": 60000, "track_every": 1500},
     # the live panels: three-word sentences (1,728 of them, so each band is a fifth of
     # them and two fifths are kept out of training, or too few shuffled ones are left),
-    # 700 steps on two threads, 32 test sentences per cell, shifts 1-3 (about 4 s)
+    # 700 steps on two threads, 32 test sentences per cell, shifts 1-3 (a panel retrains
+    # in about 5 s)
     "live": {"task.length": 3, "split.band_share": 0.2, "split.test_share": 0.4,
              "train.max_steps": 700, "train.threads": 2, "split.n_test": 32,
              "split.test_shifts": [1, 2, 3]},
@@ -317,16 +319,16 @@ def _band_scale(bands) -> alt.Scale:
     return alt.Scale(domain=order, range=[BAND_COLORS[b] for b in order])
 
 
-def _radio(name: str, options: list, label: str | None = None, value: Any = None
-           ) -> alt.Parameter:
-    """A menu (radio buttons for up to five options) over ``options``, starting at
-    ``value`` (default: the first)."""
-    labels = [str(o) for o in options]
-    bind = (alt.binding_radio(options=options, labels=labels, name=f"{label or name} ")
-            if len(options) <= 5 else
-            alt.binding_select(options=options, labels=labels, name=f"{label or name} "))
-    start = value if value in options else options[0]
-    return alt.param(name=name, value=start, bind=bind)
+def _band_lines(chart: alt.Chart, x: alt.X, color: alt.Color, tooltip: list
+                ) -> alt.LayerChart:
+    """The mean over seeds of exact match as a line per band, over a shaded band from
+    the lowest to the highest seed (``chart`` holds ``seed_band`` rows)."""
+    stats = [alt.Tooltip(f"{c}:Q", format=".2f") for c in ("mean", "low", "high")]
+    return (chart.mark_area(opacity=0.15).encode(x=x, y="low:Q", y2="high:Q", color=color)
+            + chart.mark_line(point=True).encode(
+                x=x, color=color,
+                y=alt.Y("mean:Q", title="exact match", scale=alt.Scale(domain=[0, 1])),
+                tooltip=[*tooltip, *stats]))
 
 
 @analysis
@@ -349,14 +351,8 @@ def shares_view(frame: pd.DataFrame, *, shift: int = 2, live: pd.DataFrame | Non
                                         orient="bottom"))
     charts = []
     for direction in DIRECTIONS:
-        b = alt.Chart(band[band.direction == direction])
-        layer = (b.mark_area(opacity=0.15).encode(x=x, y="low:Q", y2="high:Q", color=color)
-                 + b.mark_line(point=True).encode(
-                     x=x, color=color,
-                     y=alt.Y("mean:Q", title="exact match", scale=alt.Scale(domain=[0, 1])),
-                     tooltip=["split", "rare_share", alt.Tooltip("mean:Q", format=".2f"),
-                              alt.Tooltip("low:Q", format=".2f"),
-                              alt.Tooltip("high:Q", format=".2f"), "seeds"]))
+        layer = _band_lines(alt.Chart(band[band.direction == direction]), x, color,
+                            ["split", "rare_share", "seeds"])
         if live is not None:
             mine = select(_final(live), "exact_match", shift=shift, direction=direction)
             layer += alt.Chart(mine).mark_point(
@@ -378,7 +374,7 @@ def frequency_view(frame: pd.DataFrame, *, title: str | None = None
     share = rows.groupby(["rare_share", "shift"]).shift_share.mean()
     band["shift_share"] = [share[r, s] for r, s in zip(band.rare_share, band["shift"])]
     band["shift"] = band["shift"].astype(str)
-    param = _radio("direction", list(DIRECTIONS))
+    param = menu("direction", DIRECTIONS)
     x = alt.X("shift_share:Q", title="the shift's share of the cipher examples",
               scale=alt.Scale(domain=[0, 0.8]))
     base = alt.Chart(band).transform_filter(alt.datum.direction == param)
@@ -405,7 +401,7 @@ def bands_view(frame: pd.DataFrame, *, live: pd.DataFrame | None = None,
     the shift; ``live`` as black diamonds."""
     rows = select(_final(frame), "exact_match", shift=list(shifts))
     band = seed_band(rows, ["cipher_draw", "shift", "direction", "split"])
-    param = _radio("shift", list(shifts))
+    param = menu("shift", shifts)
     order = [b for b in BANDS if b in set(band.split)]
     x = alt.X("split:N", sort=order, title="right answer's probability",
               axis=alt.Axis(labelAngle=0))
@@ -457,7 +453,7 @@ def mechanism_view(frame: pd.DataFrame, *, title: str | None = None
     kinds.columns = ["direction", "split", "wrong output is", "value"]
     order = [b for b in BANDS if b in set(kinds.split)]
     outs = list(dict.fromkeys(kinds["wrong output is"]))
-    param = _radio("direction", list(DIRECTIONS))
+    param = menu("direction", DIRECTIONS)
     left = alt.Chart(kinds).transform_filter(alt.datum.direction == param).mark_bar(
     ).encode(
         x=alt.X("split:N", sort=order, title="right answer's probability",
@@ -504,21 +500,15 @@ def training_view(frame: pd.DataFrame, *, shift: int = 2, title: str | None = No
     wide["value"] = wide["high"] - wide["low"]
     gap = seed_band(wide, ["rare_share", "step"])
     shares = sorted(band.rare_share.unique())
-    param = _radio("rare_share", shares, "shift's share", value=DEFAULT_SHARE)
+    param = menu("rare_share", shares, DEFAULT_SHARE, "shift's share")
     steps = sorted(band.step.unique())
     x = alt.X("step:Q", title="training steps",
               axis=alt.Axis(values=steps[1::2] if len(steps) > 8 else steps, format="d"))
     color = alt.Color("split:N", scale=_band_scale(band.split),
                       legend=alt.Legend(title="right answer's probability",
                                         orient="bottom"))
-    b = alt.Chart(band).transform_filter(alt.datum.rare_share == param)
-    left = (b.mark_area(opacity=0.15).encode(x=x, y="low:Q", y2="high:Q", color=color)
-            + b.mark_line(point=True).encode(
-                x=x, color=color,
-                y=alt.Y("mean:Q", title="exact match", scale=alt.Scale(domain=[0, 1])),
-                tooltip=["split", "step", alt.Tooltip("mean:Q", format=".2f"),
-                         alt.Tooltip("low:Q", format=".2f"),
-                         alt.Tooltip("high:Q", format=".2f")]))
+    left = _band_lines(alt.Chart(band).transform_filter(alt.datum.rare_share == param),
+                       x, color, ["split", "step"])
     g = alt.Chart(gap).transform_filter(alt.datum.rare_share == param)
     right = (g.mark_area(opacity=0.15, color="#4d4d4d").encode(x=x, y="low:Q", y2="high:Q")
              + g.mark_line(point=True, color="#4d4d4d").encode(
