@@ -224,3 +224,34 @@ def test_chapter_5_checks_read_the_shipped_seeds_and_the_learners_runs(capsys):
     assert not check_gap_change(mine, base, diff + 0.1)
     with pytest.raises(ValueError, match="same seeds"):
         check_gap_change(mine, base[::-1], diff)
+
+
+def test_chapter_6_checks_read_the_shipped_seeds_and_the_learners_runs(capsys):
+    from toylab.exercises import (
+        check_answer_kind,
+        check_order_prediction,
+        check_schedule_change,
+    )
+    from toylab.experiments import order
+
+    shipped = order.shipped_final("rot3", "rot3>reverse>gen", 0.2)
+    assert check_order_prediction(shipped)
+    capsys.readouterr()
+    assert not check_order_prediction(1.0, replay=0.0)  # measured: 0.00 in every seed
+    assert f"{order.shipped_final('rot3', 'rot3>reverse>gen', 0.0):.2f}" not in (
+        capsys.readouterr().out)  # never prints the answer
+    assert not check_order_prediction(None)
+
+    tiny = {"phase_steps": 15, "split.n_test": 8, "split.n_train": 200}
+    mine = order.runs_for(seeds=[0, 1], changes={**tiny, "task.gen": "control"})
+    base = order.runs_for(seeds=[0, 1], changes=tiny)
+    truth = order.kind_of(base[0], "rot3", 0)
+    assert check_answer_kind(base[0], "rot3", 0, truth)
+    other = next(k for k in order.WRONG_KINDS.values() if k != truth)
+    assert not check_answer_kind(base[0], "rot3", 0, other)
+    assert not check_answer_kind(base[0], "rot3", 0, None)
+    diff = order.mean_difference(mine, base, "rot3")
+    assert check_schedule_change(mine, base, diff)
+    assert not check_schedule_change(mine, base, diff + 0.1)
+    with pytest.raises(ValueError, match="same seeds"):
+        check_schedule_change(mine, base[::-1], diff)

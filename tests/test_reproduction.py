@@ -7,7 +7,7 @@ platform that made them (recorded beside each, ``NAME.platform.json``; the findi
 check that). This module runs the code on another CPU's kernels, here and now: torch's
 portable ``default`` kernels (``ATEN_CPU_CAPABILITY=default``), in a separate process. It
 recomputes chapter 0's whole sweep, one grid point of chapter 1's most seed-sensitive
-sweep, and one grid point each of chapters 2 to 5, and checks what the chapters rely on:
+sweep, and one grid point each of chapters 2 to 6, and checks what the chapters rely on:
 means over seeds within ``toylab.sweep.MEAN_TOLERANCE`` of the shipped ones, and every
 finding of the chapter still holding when the recomputed runs take the shipped ones'
 place.
@@ -30,12 +30,14 @@ import test_findings_embers
 import test_findings_instructions
 import test_findings_interpolation
 import test_findings_negatives
+import test_findings_order
 from toylab.experiments import (
     decomposition,
     embers,
     instructions,
     interpolation,
     negatives,
+    order,
     toy_lab,
 )
 from toylab.sweep import (
@@ -70,6 +72,10 @@ POINTS = {
     # the live panels' default setting, which a learner retrains on their own CPU
     5: ("embers_live", {"rare_share": 0.1, "split.cipher_draw": "chain"}, embers.findings,
         test_findings_embers, "live"),
+    # rot3>reverse>gen at replay 0.2 with the open family: inside the range of replay
+    # shares where the entropy control separates the open family from its control
+    6: ("order_replay", {"order": "rot3>reverse>gen", "replay": 0.2, "task.gen": "open"},
+        order.findings, test_findings_order, "replay"),
 }
 
 

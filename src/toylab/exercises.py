@@ -523,3 +523,59 @@ def check_gap_change(changed: Sequence, base: Sequence, my_difference: float) ->
                    f"{len(changed)} seeds; with this few seeds, say how sure you are",
                    "compute embers.gap(run) for each run and average the differences "
                    "seed by seed")
+
+
+def check_order_prediction(my_prediction: float, family: str = "rot3",
+                           order: str = "rot3>reverse>gen", replay: float = 0.2,
+                           gen: str = "open", slack: float = 0.1) -> bool:
+    """Exercise 6.1: is your predicted final score of ``family`` after the schedule
+    ``order`` with ``replay`` within ``slack`` of the shipped seeds (lowest to highest)?
+    The range is shown only once your prediction falls in it."""
+    from toylab.config import check_choice
+    from toylab.experiments import order as chapter
+
+    if _unanswered(my_prediction=my_prediction):
+        return False
+    check_range("my_prediction", my_prediction, 0.0, 1.0)
+    check_choice("order", order, chapter.ORDERS)
+    check_choice("replay", replay, chapter.REPLAYS)
+    check_choice("gen", gen, chapter.GENS)
+    check_choice("family", family, chapter.FAMILIES)
+    rows = select(chapter.frames()["final"], "score", order=order, replay=replay, gen=gen,
+                  split=family)
+    return _within_seeds(my_prediction, rows.value, slack)
+
+
+def check_answer_kind(result, family: str, row: int, my_answer: str) -> bool:
+    """Exercise 6.2: is row ``row`` of ``order.answers(result, family)`` what you say:
+    ``"right"``, ``"another family's answer"``, ``"a valid open-ended answer"`` (any
+    other string of the prompt's letters) or ``"anything else"``?"""
+    from toylab.config import check_choice
+    from toylab.experiments import order as chapter
+
+    if _unanswered(my_answer=my_answer):
+        return False
+    check_choice("my_answer", my_answer, list(chapter.WRONG_KINDS.values()))
+    truth = chapter.kind_of(result, family, row)
+    return _report(truth == my_answer, f"row {row} is {truth}",
+                   "not quite: compare the output with each family's answer in the same "
+                   "row, then check whether it is written only with the prompt's letters")
+
+
+def check_schedule_change(changed: Sequence, base: Sequence, my_difference: float,
+                          family: str = "rot3") -> bool:
+    """Exercise 6.3: ``changed`` and ``base`` are runs on the same seeds, in the same
+    order, that differ in one thing; is ``my_difference`` the mean over seeds of their
+    final scores of ``family`` (``order.final_score``) within 0.005?"""
+    from toylab.experiments import order as chapter
+
+    if _unanswered(my_difference=my_difference):
+        return False
+    mean = chapter.mean_difference(list(changed), list(base), family)
+    higher = sum(chapter.final_score(a, family) > chapter.final_score(b, family)
+                 for a, b in zip(changed, base))
+    return _report(abs(mean - my_difference) <= 0.005,
+                   f"mean change {mean:+.3f}, higher in {higher} of {len(changed)} seeds; "
+                   "with this few seeds, say how sure you are",
+                   f"compute order.final_score(run, {family!r}) for each run and average "
+                   "the differences seed by seed")
