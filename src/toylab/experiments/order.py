@@ -552,7 +552,8 @@ def schedules_view(final: pd.DataFrame, *, title: str | None = None
     joint = seed_band(rows[rows.order == JOINT], ["gen"])
     param = menu("gen", GENS, label="the gen family")
     color = alt.Color("order:N", scale=alt.Scale(domain=ORDERS, range=ORDER_COLORS),
-                      legend=alt.Legend(title="order (first>second>last)"))
+                      legend=alt.Legend(title="order (first>second>last)",
+                                        symbolOpacity=1))
     lines = _seed_lines(alt.Chart(seq).transform_filter(alt.datum.gen == param),
                         _replay_axis(), color, ["order", "replay", "seeds"],
                         "final score, mean of the three families")
@@ -582,7 +583,8 @@ def replay_view(frame: pd.DataFrame, *, live: pd.DataFrame | None = None,
     seq = seed_band(rows[rows.schedule != JOINT], ["split", "replay"])
     joint = seed_band(rows[(rows.schedule == JOINT) & (rows.replay == 0)], ["split"])
     color = alt.Color("split:N", scale=_family_scale(seq.split),
-                      legend=alt.Legend(title="family", orient="bottom"))
+                      legend=alt.Legend(title="family", orient="bottom",
+                                        symbolOpacity=1))
     x = _replay_axis()
     layer = _seed_lines(alt.Chart(seq), x, color, ["split", "replay", "seeds"])
     layer += alt.Chart(joint).mark_rule(strokeDash=[6, 3]).encode(
@@ -666,7 +668,8 @@ def entropy_view(curves: pd.DataFrame, *, title: str | None = None
     for column, param in zip(("order", "replay", "gen"), params):
         base = base.transform_filter(alt.datum[column] == param)
     color = alt.Color("split:N", scale=_family_scale(band.split),
-                      legend=alt.Legend(title="prompts of family", orient="bottom"))
+                      legend=alt.Legend(title="prompts of family", orient="bottom",
+                                        symbolOpacity=1))
     x = alt.X("step:Q", title="training step",
               axis=alt.Axis(values=sorted(band.step.unique())[::2]))
     stats = [alt.Tooltip(f"{c}:Q", format=".2f") for c in ("mean", "low", "high")]
