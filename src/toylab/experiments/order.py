@@ -918,6 +918,20 @@ def _replay(f: dict, out: Findings) -> None:
                      + (f"replay {enough[0]:g}" if enough else "no share swept") + ".")
     out.values["replay_kept"] = table
     out.values["replay_needed"] = needs
+    # how the open family loses its score when it is trained first: validity, or entropy?
+    rows = f["replay"]
+    rows = rows[(rows.probe == "phase") & (rows.split == GEN) & (rows.gen == "open")
+                & rows.order.isin(GEN_FIRST) & (rows.replay == REPLAYS[-1])]
+    parts = rows.groupby(["metric", "stage"]).value.mean()
+    own, end = 1, len(FAMILIES)
+    out.values["open_first_parts"] = {m: (float(parts[m, own]), float(parts[m, end]))
+                                      for m in ("validity", "diversity", "entropy")}
+    lines.append(
+        f"The open family trained first, replay {REPLAYS[-1]:g}, from the end of its own "
+        f"phase to the end: valid samples {parts['validity', own]:.2f} -> "
+        f"{parts['validity', end]:.2f}, diversity {parts['diversity', own]:.2f} -> "
+        f"{parts['diversity', end]:.2f}, answer entropy {parts['entropy', own]:.2f} -> "
+        f"{parts['entropy', end]:.2f} nats.")
     out.texts["replay"] = (
         f"Share of its own score a family keeps to the end (final over the end of its "
         f"phase; mean, worst run), by replay share. It 'holds' when the mean is at least "
