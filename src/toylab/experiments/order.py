@@ -753,7 +753,8 @@ def mechanism_view(frame: pd.DataFrame, *, title: str | None = None
                 tooltip=["replay", "kind", alt.Tooltip("value:Q", format=".2f")]
             ).transform_calculate(order_key=f"indexof({kinds!r}, datum.kind)").properties(
                 width=150, height=180, title=[f"{gen} gen,", last]))
-    return alt.hconcat(*charts).properties(title=title or (
+    rows_of_two = [alt.hconcat(*charts[i:i + 2]) for i in range(0, len(charts), 2)]
+    return alt.vconcat(*rows_of_two).properties(title=title or (
         "the first family's answers at the end (structured families trained first)"))
 
 
