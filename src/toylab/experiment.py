@@ -255,6 +255,15 @@ class Experiment:
             raise ValueError(f"unknown preset {name!r}; presets are {list(self.presets)}")
         return override(override(self.config_class(), self.presets[name]), changes or {})
 
+    def runs_for(self, seeds, changes: dict[str, Any] | None = None,
+                 preset: str | None = None, progress: bool = True) -> list[Result]:
+        """Runs of ``preset`` (default: the plain config) with ``changes``, one per seed
+        (cached, with a progress bar), in the order of ``seeds``: what a learner's paired
+        experiment compares."""
+        base = self.preset(preset, changes) if preset else override(self.config_class(),
+                                                                    changes or {})
+        return [self.run(override(base, {"seed": s}), progress=progress) for s in seeds]
+
     def default_config(self, preset: str | None = None):
         """What a sweep starts from: a preset, or the plain config."""
         return self.preset(preset) if preset else self.config_class()

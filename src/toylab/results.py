@@ -113,6 +113,19 @@ def paired(frame: pd.DataFrame, column: str, a: Any, b: Any) -> Paired:
     return Paired(diffs.sort_index())
 
 
+@analysis
+def mean_paired(changed: Sequence, base: Sequence, score: Callable[[Any], float]) -> float:
+    """Mean over seeds of ``score(changed run) - score(base run)``: two equally long lists
+    of results on the same seeds, in the same order (a learner's paired experiment)."""
+    if not changed or len(changed) != len(base):
+        raise ValueError("give two equally long, non-empty lists of results, one run per "
+                         "seed in each")
+    for a, b in zip(changed, base):
+        if a.config.seed != b.config.seed:
+            raise ValueError("the two lists must hold the same seeds in the same order")
+    return float(sum(score(a) - score(b) for a, b in zip(changed, base)) / len(changed))
+
+
 def span(values: pd.Series, digits: int = 3) -> str:
     """``"low to high"`` of a series of per-seed values."""
     return f"{values.min():.{digits}f} to {values.max():.{digits}f}"

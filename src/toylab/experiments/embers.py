@@ -56,7 +56,14 @@ from toylab.experiment import (
 )
 from toylab.objectives import Objective, recording, sequence_logprob
 from toylab.panels import PanelSpec
-from toylab.results import Findings, analysis, paired, seed_band, select
+from toylab.results import (
+    Findings,
+    analysis,
+    mean_paired,
+    paired,
+    seed_band,
+    select,
+)
 from toylab.splits import make_split
 from toylab.sweep import shipped
 from toylab.tasks import EOS, Examples, make_task
@@ -940,22 +947,14 @@ def gap(result, direction: str = "decode", a: str = "high", b: str = "low") -> f
 
 def runs_for(seeds, changes: dict[str, Any] | None = None, name: str = "live") -> list:
     """Runs of preset ``name`` with ``changes``, one per seed (cached), in the order of
-    ``seeds``."""
-    return [run(preset(name, {**(changes or {}), "seed": s}), progress=True)
-            for s in seeds]
+    ``seeds`` (``Experiment.runs_for``)."""
+    return EXPERIMENT.runs_for(seeds, changes, name)
 
 
 def mean_gap_difference(changed: list, base: list, direction: str = "decode") -> float:
     """Mean over seeds of ``gap(changed) - gap(base)`` (runs in seed order, which must
     differ in the same way on every seed)."""
-    if not changed or len(changed) != len(base):
-        raise ValueError("give two equally long, non-empty lists of results, one run per "
-                         "seed in each")
-    for a, b in zip(changed, base):
-        if a.config.seed != b.config.seed:
-            raise ValueError("the two lists must hold the same seeds in the same order")
-    return float(np.mean([gap(a, direction) - gap(b, direction)
-                          for a, b in zip(changed, base)]))
+    return mean_paired(changed, base, lambda r: gap(r, direction))
 
 
 def words(result=None) -> tuple[str, ...]:

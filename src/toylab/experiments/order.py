@@ -61,7 +61,7 @@ from toylab.experiment import (
 )
 from toylab.objectives import recording, replay_mix, sft
 from toylab.panels import PanelSpec
-from toylab.results import Findings, analysis, seed_band, select
+from toylab.results import Findings, analysis, mean_paired, seed_band, select
 from toylab.sweep import shipped
 from toylab.tasks import EOS, Examples, KeyCell
 from toylab.tasks.families import GEN, FamilyConfig, FamilySplitConfig, FamilyTask
@@ -1161,23 +1161,15 @@ def final_score(result, family: str = "rot3") -> float:
 
 def runs_for(seeds, changes: dict[str, Any] | None = None, name: str = "live") -> list:
     """Runs of preset ``name`` with ``changes``, one per seed (cached), in the order of
-    ``seeds``."""
-    return [run(preset(name, {**(changes or {}), "seed": s}), progress=True)
-            for s in seeds]
+    ``seeds`` (``Experiment.runs_for``)."""
+    return EXPERIMENT.runs_for(seeds, changes, name)
 
 
 @analysis
 def mean_difference(changed: list, base: list, family: str = "rot3") -> float:
     """Mean over seeds of ``final_score(changed) - final_score(base)`` for ``family``
     (two lists of runs on the same seeds, in the same order)."""
-    if not changed or len(changed) != len(base):
-        raise ValueError("give two equally long, non-empty lists of results, one run per "
-                         "seed in each")
-    for a, b in zip(changed, base):
-        if a.config.seed != b.config.seed:
-            raise ValueError("the two lists must hold the same seeds in the same order")
-    return float(np.mean([final_score(a, family) - final_score(b, family)
-                          for a, b in zip(changed, base)]))
+    return mean_paired(changed, base, lambda r: final_score(r, family))
 
 
 @analysis
