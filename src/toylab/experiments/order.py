@@ -382,8 +382,7 @@ REPLAYS = [0.0, 0.1, 0.2, 0.3, 0.5]
 GENS = ("open", "control")
 SEEDS = list(range(10))
 MEAN = "mean of families"
-FAMILY_COLORS = {"rot3": "#1b7837", "reverse": "#2166ac", GEN: "#e08214",
-                 MEAN: "#4d4d4d"}
+FAMILY_COLORS = {**{s.name: s.color for s in FamilyTask.test_splits}, MEAN: "#4d4d4d"}
 ORDER_COLORS = ("#1b7837", "#5aae61", "#2166ac", "#92c5de", "#b35806", "#fdb863")
 #: The shipped sweeps of this chapter, by table name.
 SWEEPS = {"replay": "order_replay", "joint": "order_joint", "curves": "order_curves"}
@@ -1075,7 +1074,7 @@ def _card(out: Findings) -> None:
          "+6.2% over joint training in v3 (+5.2% in v1), multi-task RL on an LLM [P]",
          f"the best order minus joint, mean of the families: {gap0[0]:+.2f} without "
          f"replay, {gap_hi[0]:+.2f} at replay {REPLAYS[-1]:g} (above joint in "
-         f"{gap_hi[1]} of {gap_hi[3]} seeds); 10 seeds",
+         f"{gap_hi[1]} of {gap_hi[3]} seeds)",
          "yes: in the toy no order beats joint training on average; sequential training "
          "only loses what it forgets"),
         ("Structured first, open-ended last",

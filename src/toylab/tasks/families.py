@@ -47,9 +47,6 @@ from toylab.tasks.letters import LETTERS, sample_strings, transform_fn
 
 GEN = "gen"
 GEN_KINDS = ("open", "control")
-#: Colours of the families in every figure (structured: greens and blues; gen: orange).
-COLORS = ("#1b7837", "#2166ac", "#5aae61", "#4393c3")
-GEN_COLOR = "#e08214"
 
 
 @dataclass(frozen=True)
@@ -123,10 +120,10 @@ class FamilyTask(Task):
 
     config_class = FamilyConfig
     split_config_class = FamilySplitConfig
-    #: the default families' test splits (``family_splits`` gives any instance's)
-    test_splits = (TestSplit("rot3", "new strings of the rot3 family", COLORS[0]),
-                   TestSplit("reverse", "new strings of the reverse family", COLORS[1]),
-                   TestSplit(GEN, "the open-ended family or its control", GEN_COLOR))
+    #: the default families' test splits (names, descriptions, colours in figures)
+    test_splits = (TestSplit("rot3", "new strings of the rot3 family", "#1b7837"),
+                   TestSplit("reverse", "new strings of the reverse family", "#2166ac"),
+                   TestSplit(GEN, "the open-ended family or its control", "#e08214"))
 
     def __init__(self, config: FamilyConfig):
         super().__init__(config)
@@ -211,15 +208,6 @@ class FamilyTask(Task):
 
     def make_split(self, cfg: FamilySplitConfig, seed: int) -> Split:
         return make_family_split(self, cfg, seed)
-
-
-def family_splits(task: FamilyTask) -> tuple[TestSplit, ...]:
-    """The test split of each family (named as the family), with its colour."""
-    out = [TestSplit(name, f"new strings of the {name} family", COLORS[i % len(COLORS)])
-           for i, name in enumerate(task.config.structured)]
-    what = ("any string of the prompt's letters" if task.config.gen == "open"
-            else "the prompt moved one place left (deterministic control)")
-    return (*out, TestSplit(GEN, what, GEN_COLOR))
 
 
 def make_family_split(task: FamilyTask, cfg: FamilySplitConfig, seed: int) -> Split:
